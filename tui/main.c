@@ -1,11 +1,50 @@
+/* qbench: the command-line front end. With no arguments it will open the TUI on
+ * the bundled demo; subcommands do the same work headless. */
 #include <stdio.h>
+#include <string.h>
 
-#include "core/status.h"
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *synopsis;
+};
+
+static const struct command commands[] = {
+    {"info", qb_cmd_info, "info  MODEL [--json] [--shape NAME=D,D,...]   inputs, outputs, ops, parameters, FLOPs, quantizable nodes, metadata"},
+    {"run", qb_cmd_run, "run   MODEL --input X.npy|IMAGE... --output Y.npy [--save-input X.npy] [--threads N]   FP32 reference"},
+    {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT]   FP32 CPU latency and throughput"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: qbench COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  qbench %s\n", commands[i].synopsis);
+    fprintf(f, "\nExit status: 0 success, 1 failed run, 2 bad usage or input.\n");
+}
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "qbench: %s\n", qb_status_str(QB_OK));
-    return 0;
+    if (argc < 2) {
+        usage(stderr);
+        fprintf(stderr, "\n(the interactive workbench arrives with a later release; try "
+                        "`qbench info tests/data/yolo12n-tiny-b2-320.onnx`)\n");
+        return QB_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return QB_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("qbench 0.1.0\n");
+        return QB_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "qbench: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return QB_EXIT_USAGE;
 }

@@ -1,0 +1,244 @@
+/* The CPU reference executor: runs the prepared graph node by node with the op
+ * definitions' kernels. Activation memory is planned once per build (values
+ * whose lifetimes do not overlap share memory), weights are prepacked by the ops'
+ * prepare(), and run time allocates nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+
+#define ALIGN 64
+
+struct node_rt {
+    const struct qb_node *node;
+    void *state;
+    struct qb_tview *in, *out;   /* views into the executor's arrays */
+};
+
+struct qb_executor {
+    const struct qb_graph *g;
+    struct qb_pool *pool;
+    unsigned char *mem;          /* planned activation memory */
+    size_t mem_bytes;
+    void *scratch;
+    size_t scratch_bytes;
+    struct qb_tview *views;      /* one per graph value */
+    struct node_rt *nodes;       /* g->n_order entries */
+    struct qb_tview *slots;      /* in/out views of all nodes, back to back */
+    char desc[64];
+};
+
+static size_t value_bytes(const struct qb_value *v)
+{
+    size_t b = (size_t)qb_value_numel(v) * qb_dtype_size(v->dtype);
+    return (b + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+struct interval {
+    int value;
+    int first, last;   /* step of definition and of last use (inclusive) */
+    size_t size, offset;
+};
+
+static int by_size_desc(const void *a, const void *b)
+{
+    const struct interval *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? 1 : -1;
+    return x->value - y->value;
+}
+
+/* Greedy by size: place each buffer at the lowest offset that does not collide with
+ * an already placed buffer whose lifetime overlaps. */
+static size_t plan_memory(struct interval *iv, int n)
+{
+    size_t total = 0;
+    qsort(iv, (size_t)n, sizeof(*iv), by_size_desc);
+    for (int i = 0; i < n; i++) {
+        size_t off = 0;
+        for (int again = 1; again;) {
+            again = 0;
+            for (int j = 0; j < i; j++) {
+                if (iv[j].last < iv[i].first || iv[i].last < iv[j].first)
+                    continue;
+                if (off < iv[j].offset + iv[j].size && iv[j].offset < off + iv[i].size) {
+                    off = iv[j].offset + iv[j].size;
+                    again = 1;
+                }
+            }
+        }
+        iv[i].offset = off;
+        if (off + iv[i].size > total)
+            total = off + iv[i].size;
+    }
+    return total;
+}
+
+static void view_init(struct qb_tview *t, const struct qb_value *v, void *data)
+{
+    t->dtype = v->dtype;
+    t->ndim = v->ndim;
+    for (int i = 0; i < v->ndim; i++)
+        t->shape[i] = v->shape[i];
+    t->data = data;
+}
+
+enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *opts, struct qb_executor **out,
+                           struct qb_error *err)
+{
+    enum qb_status st = QB_OK;
+    struct qb_executor *e = NULL;
+    struct interval *iv = NULL;
+    int *first = NULL, *last = NULL, n_iv = 0, n_slots = 0;
+    const char *device = opts && opts->device ? opts->device : "cpu";
+
+    *out = NULL;
+    if (!g->prepared)
+        return qb_errorf(err, QB_ERR_INTERNAL, "%s: executor built on an unprepared graph", g->path);
+    if (strcmp(device, "cpu") != 0)
+        return qb_errorf(err, QB_ERR_USAGE, "unknown device '%s' (available: cpu)", device);
+    e = calloc(1, sizeof(*e));
+    first = malloc((size_t)g->n_values * sizeof(int));
+    last = malloc((size_t)g->n_values * sizeof(int));
+    iv = calloc((size_t)g->n_values + 1, sizeof(*iv));
+    if (!e || !first || !last || !iv)
+        goto nomem;
+    e->g = g;
+    e->views = calloc((size_t)g->n_values + 1, sizeof(*e->views));
+    e->nodes = calloc((size_t)g->n_order + 1, sizeof(*e->nodes));
+    if (!e->views || !e->nodes)
+        goto nomem;
+
+    /* lifetimes in steps: inputs live from step -1, outputs to the end */
+    for (int v = 0; v < g->n_values; v++)
+        first[v] = last[v] = -2;
+    for (int i = 0; i < g->n_inputs; i++)
+        first[g->inputs[i]] = last[g->inputs[i]] = -1;
+    for (int s = 0; s < g->n_order; s++) {
+        const struct qb_node *n = &g->nodes[g->order[s]];
+        n_slots += n->n_in + n->n_out;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !(g->values[n->in[k]].flags & QB_VALUE_CONST))
+                last[n->in[k]] = s;
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0)
+                first[n->out[k]] = last[n->out[k]] = s;
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (first[g->outputs[i]] >= -1)
+            last[g->outputs[i]] = g->n_order;
+    for (int v = 0; v < g->n_values; v++) {
+        if (first[v] < -1 || (g->values[v].flags & QB_VALUE_CONST))
+            continue;
+        iv[n_iv].value = v;
+        iv[n_iv].first = first[v];
+        iv[n_iv].last = last[v];
+        iv[n_iv].size = value_bytes(&g->values[v]);
+        n_iv++;
+    }
+    e->mem_bytes = plan_memory(iv, n_iv);
+    e->mem = aligned_alloc(ALIGN, e->mem_bytes ? e->mem_bytes : ALIGN);
+    if (!e->mem)
+        goto nomem;
+    memset(e->mem, 0, e->mem_bytes);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].flags & QB_VALUE_CONST)
+            view_init(&e->views[v], &g->values[v], g->values[v].data);
+    for (int i = 0; i < n_iv; i++)
+        view_init(&e->views[iv[i].value], &g->values[iv[i].value], e->mem + iv[i].offset);
+
+    /* per-node views and prepared state */
+    e->slots = calloc((size_t)n_slots + 1, sizeof(*e->slots));
+    if (!e->slots)
+        goto nomem;
+    for (int s = 0, k0 = 0; s < g->n_order; s++) {
+        const struct qb_node *n = &g->nodes[g->order[s]];
+        struct node_rt *rt = &e->nodes[s];
+        size_t scratch = 0;
+        rt->node = n;
+        rt->in = &e->slots[k0];
+        rt->out = &e->slots[k0 + n->n_in];
+        k0 += n->n_in + n->n_out;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0)
+                rt->in[k] = e->views[n->in[k]];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0)
+                rt->out[k] = e->views[n->out[k]];
+        if (n->def->prepare && (st = n->def->prepare(g, n, &rt->state, &scratch, err)) != QB_OK)
+            goto out;
+        if (scratch > e->scratch_bytes)
+            e->scratch_bytes = scratch;
+    }
+    if (e->scratch_bytes && !(e->scratch = aligned_alloc(ALIGN, (e->scratch_bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1))))
+        goto nomem;
+    e->pool = qb_pool_new(opts ? opts->n_threads : 0);
+    if (!e->pool)
+        goto nomem;
+    snprintf(e->desc, sizeof(e->desc), "cpu fp32, %d thread%s", qb_pool_size(e->pool),
+             qb_pool_size(e->pool) == 1 ? "" : "s");
+    *out = e;
+    e = NULL;
+    goto out;
+nomem:
+    st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory building the CPU executor", g->path);
+out:
+    qb_exec_free(e);
+    free(first);
+    free(last);
+    free(iv);
+    return st;
+}
+
+void qb_exec_free(struct qb_executor *e)
+{
+    if (!e)
+        return;
+    if (e->nodes)
+        for (int s = 0; s < e->g->n_order; s++)
+            if (e->nodes[s].state && e->nodes[s].node->def->release)
+                e->nodes[s].node->def->release(e->nodes[s].state);
+    qb_pool_free(e->pool);
+    free(e->mem);
+    free(e->scratch);
+    free(e->views);
+    free(e->nodes);
+    free(e->slots);
+    free(e);
+}
+
+struct qb_tview *qb_exec_input(struct qb_executor *e, int i)
+{
+    return &e->views[e->g->inputs[i]];
+}
+
+const struct qb_tview *qb_exec_output(const struct qb_executor *e, int i)
+{
+    return &e->views[e->g->outputs[i]];
+}
+
+const char *qb_exec_describe(const struct qb_executor *e)
+{
+    return e->desc;
+}
+
+size_t qb_exec_activation_bytes(const struct qb_executor *e)
+{
+    return e->mem_bytes;
+}
+
+enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
+{
+    struct qb_kctx ctx = {.pool = e->pool, .scratch = e->scratch, .scratch_size = e->scratch_bytes, .graph = e->g};
+
+    for (int s = 0; s < e->g->n_order; s++) {
+        struct node_rt *rt = &e->nodes[s];
+        enum qb_status st;
+        ctx.state = rt->state;
+        st = rt->node->def->run(rt->node, rt->in, rt->out, &ctx);
+        if (st != QB_OK)
+            return qb_node_errorf(e->g, rt->node, err, st, "failed at run time: %s", qb_status_str(st));
+    }
+    return QB_OK;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages qbench builds and tests with (run as root).
+# Why each one:
+#   cmake pkg-config build-essential   the build
+#   clang                              libFuzzer target for the ONNX loader (tests/fuzz)
+#   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+#                                      ONNX loading: onnx.proto (from libonnx-dev) compiled by protoc-c
+#   libonnx-testdata                   the ONNX conformance suite the tests run
+#   libopencv-dev                      image decoding and letterbox (behind core/image.h)
+#   libcjson-dev                       --json output (and, later, session presets)
+#   libmd-dev                          sha256 of models
+#   nodejs npm                         the onnxruntime-node oracle in the tests (skipped if npm exists)
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(cmake pkg-config build-essential clang
+      libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
+      libopencv-dev libcjson-dev libmd-dev)
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${pkgs[@]}"

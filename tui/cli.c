@@ -1,0 +1,112 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/onnx.h"
+
+int qb_cli_exit_code(enum qb_status st)
+{
+    switch (st) {
+    case QB_OK:
+        return QB_EXIT_OK;
+    case QB_ERR_IO:
+    case QB_ERR_PARSE:
+    case QB_ERR_UNSUPPORTED:
+    case QB_ERR_INVALID:
+    case QB_ERR_SHAPE:
+    case QB_ERR_USAGE:
+        return QB_EXIT_USAGE;
+    case QB_ERR_NOMEM:
+    case QB_ERR_CANCELLED:
+    case QB_ERR_INTERNAL:
+    case QB_STATUS_COUNT:
+        break;
+    }
+    return QB_EXIT_FAIL;
+}
+
+double qb_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int qb_cli_model_opt(int argc, char **argv, int *i, struct qb_cli_model_opts *o)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--shape") == 0 || strcmp(a, "--threads") == 0) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "qbench: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (a[2] == 's') {
+            if (o->n_shapes == (int)(sizeof(o->shapes) / sizeof(o->shapes[0]))) {
+                fprintf(stderr, "qbench: too many --shape options\n");
+                return -1;
+            }
+            o->shapes[o->n_shapes++] = v;
+        } else {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (*end || t < 1 || t > 1024) {
+                fprintf(stderr, "qbench: --threads wants a count from 1 to 1024, got '%s'\n", v);
+                return -1;
+            }
+            o->threads = (int)t;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static enum qb_status apply_shape(struct qb_graph *g, const char *spec, struct qb_error *err)
+{
+    char name[256];
+    int64_t shape[QB_MAX_DIMS];
+    int n = 0;
+    const char *eq = strrchr(spec, '=');
+    const char *p;
+
+    if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(name))
+        return qb_errorf(err, QB_ERR_USAGE, "--shape wants NAME=D0,D1,..., got '%s'", spec);
+    memcpy(name, spec, (size_t)(eq - spec));
+    name[eq - spec] = '\0';
+    for (p = eq + 1; *p;) {
+        char *end;
+        errno = 0;
+        long long d = strtoll(p, &end, 10);
+        if (end == p || errno || d < 1 || n == QB_MAX_DIMS)
+            return qb_errorf(err, QB_ERR_USAGE, "--shape: bad dimension list in '%s'", spec);
+        shape[n++] = d;
+        p = end;
+        if (*p == ',' || *p == 'x')
+            p++;
+        else if (*p)
+            return qb_errorf(err, QB_ERR_USAGE, "--shape: bad dimension list in '%s'", spec);
+    }
+    return qb_graph_set_input_shape(g, name, n, shape, err);
+}
+
+struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o, enum qb_status *st)
+{
+    struct qb_error err = {0};
+    struct qb_graph *g = NULL;
+
+    *st = qb_onnx_load(path, &g, &err);
+    for (int i = 0; *st == QB_OK && o && i < o->n_shapes; i++)
+        *st = apply_shape(g, o->shapes[i], &err);
+    if (*st == QB_OK)
+        *st = qb_graph_prepare(g, &err);
+    if (*st != QB_OK) {
+        fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(*st));
+        qb_graph_free(g);
+        return NULL;
+    }
+    return g;
+}

@@ -1,0 +1,38 @@
+/* Shared pieces of the command-line front end (a thin layer over core/). */
+#ifndef QB_CLI_H
+#define QB_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+
+/* Exit codes (DESIGN.md): 0 ok, 1 failed run, 2 bad usage or input. */
+enum { QB_EXIT_OK = 0, QB_EXIT_FAIL = 1, QB_EXIT_USAGE = 2 };
+
+/* Maps a status to the exit code the synopsis promises. */
+int qb_cli_exit_code(enum qb_status st);
+
+/* Options every model-taking command understands. */
+struct qb_cli_model_opts {
+    const char *shapes[8];   /* "NAME=1,3,640,640" overrides for symbolic inputs */
+    int n_shapes;
+    int threads;             /* 0 = all cores */
+};
+
+/* Parses a common model option at argv[*i] (advancing *i past its value).
+ * Returns 1 if consumed, 0 if not a common option, -1 on a usage error (printed). */
+int qb_cli_model_opt(int argc, char **argv, int *i, struct qb_cli_model_opts *o);
+
+/* Loads, applies shape overrides and prepares. Prints the error; returns NULL on failure
+ * with *st set. */
+struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o, enum qb_status *st);
+
+/* Monotonic seconds. */
+double qb_cli_now(void);
+
+int qb_cmd_info(int argc, char **argv);
+int qb_cmd_run(int argc, char **argv);
+int qb_cmd_bench(int argc, char **argv);
+
+#endif

@@ -1,0 +1,137 @@
+/* qbench bench: latency and throughput of the CPU reference (median after warm-up). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/exec.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static enum qb_status write_json(const char *path, cJSON *root, struct qb_error *err)
+{
+    char *s = cJSON_Print(root);
+    FILE *f;
+    enum qb_status st = QB_OK;
+    if (!s)
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", s) < 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    if (f && f != stdout && fclose(f) != 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    free(s);
+    return st;
+}
+
+int qb_cmd_bench(int argc, char **argv)
+{
+    struct qb_cli_model_opts mo = {0};
+    const char *model = NULL, *json = NULL;
+    int runs = 20, warmup = 3;
+    struct qb_graph *g = NULL;
+    struct qb_executor *e = NULL;
+    struct qb_error err = {0};
+    enum qb_status st = QB_OK;
+    double *ms = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        int r = qb_cli_model_opt(argc, argv, &i, &mo);
+        if (r < 0)
+            return QB_EXIT_USAGE;
+        if (r)
+            continue;
+        const char *a = argv[i];
+        if ((strcmp(a, "--runs") == 0 || strcmp(a, "--warmup") == 0) && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < (a[2] == 'r') || v > 100000) {
+                fprintf(stderr, "qbench bench: bad value for %s: '%s'\n", a, argv[i]);
+                return QB_EXIT_USAGE;
+            }
+            *(a[2] == 'r' ? &runs : &warmup) = (int)v;
+        } else if (strcmp(a, "--json") == 0 && i + 1 < argc) {
+            json = argv[++i];
+        } else if (strcmp(a, "--device") == 0 && i + 1 < argc) {
+            if (strcmp(argv[++i], "cpu") != 0) {
+                fprintf(stderr, "qbench bench: device '%s' is not available (available: cpu)\n", argv[i]);
+                return QB_EXIT_USAGE;
+            }
+        } else if (a[0] != '-' && !model) {
+            model = a;
+        } else {
+            fprintf(stderr, "qbench bench: unexpected or incomplete argument '%s'\n", a);
+            return QB_EXIT_USAGE;
+        }
+    }
+    if (!model) {
+        fprintf(stderr, "usage: qbench bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT]\n");
+        return QB_EXIT_USAGE;
+    }
+    if (!(g = qb_cli_load(model, &mo, &st)))
+        return qb_cli_exit_code(st);
+    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.n_threads = mo.threads}, &e, &err)) != QB_OK)
+        goto out;
+    if (!(ms = calloc((size_t)runs, sizeof(double)))) {
+        st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    /* deterministic inputs in [0, 1), like normalised pixels */
+    for (int k = 0; k < g->n_inputs; k++) {
+        struct qb_tview *in = qb_exec_input(e, k);
+        uint32_t x = 12345u + (uint32_t)k;
+        for (int64_t j = 0; j < qb_tview_numel(in); j++) {
+            x = x * 1664525u + 1013904223u;
+            ((float *)in->data)[j] = (float)(x >> 8) / 16777216.0f;
+        }
+    }
+    for (int r = 0; r < warmup + runs; r++) {
+        double t0 = qb_cli_now();
+        if ((st = qb_exec_run(e, &err)) != QB_OK)
+            goto out;
+        if (r >= warmup)
+            ms[r - warmup] = (qb_cli_now() - t0) * 1e3;
+    }
+    {
+        const struct qb_tview *in = qb_exec_input(e, 0);
+        const int batch = g->n_inputs && in->ndim > 0 ? (int)in->shape[0] : 1;
+        double mean = 0, median, p90;
+        for (int r = 0; r < runs; r++)
+            mean += ms[r] / runs;
+        qsort(ms, (size_t)runs, sizeof(double), cmp_double);
+        median = runs % 2 ? ms[runs / 2] : 0.5 * (ms[runs / 2 - 1] + ms[runs / 2]);
+        p90 = ms[(int)(0.9 * (runs - 1))];
+        printf("%s: %s, batch %d, %d runs after %d warm-up\n", model, qb_exec_describe(e), batch, runs, warmup);
+        printf("latency  median %.2f ms   mean %.2f   min %.2f   p90 %.2f\n", median, mean, ms[0], p90);
+        printf("throughput  %.2f images/s\n", batch * 1e3 / median);
+        if (json) {
+            cJSON *root = cJSON_CreateObject();
+            cJSON_AddStringToObject(root, "model", model);
+            cJSON_AddStringToObject(root, "device", "cpu");
+            cJSON_AddStringToObject(root, "executor", qb_exec_describe(e));
+            cJSON_AddNumberToObject(root, "threads", mo.threads);
+            cJSON_AddNumberToObject(root, "batch", batch);
+            cJSON_AddNumberToObject(root, "runs", runs);
+            cJSON_AddNumberToObject(root, "warmup", warmup);
+            cJSON_AddNumberToObject(root, "latency_ms", median);
+            cJSON_AddNumberToObject(root, "latency_mean_ms", mean);
+            cJSON_AddNumberToObject(root, "latency_min_ms", ms[0]);
+            cJSON_AddNumberToObject(root, "latency_p90_ms", p90);
+            cJSON_AddNumberToObject(root, "images_per_s", batch * 1e3 / median);
+            st = write_json(json, root, &err);
+            cJSON_Delete(root);
+        }
+    }
+out:
+    if (st != QB_OK)
+        fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
+    free(ms);
+    qb_exec_free(e);
+    qb_graph_free(g);
+    return qb_cli_exit_code(st);
+}
