@@ -106,8 +106,8 @@ static int read_set(const char *dir, const char *prefix, struct qb_arena *arena,
     for (; n < max; n++) {
         char path[4096];
         struct stat sb;
-        snprintf(path, sizeof(path), "%s/%s_%d.pb", dir, prefix, n);
-        if (stat(path, &sb) != 0)
+        if (snprintf(path, sizeof(path), "%s/%s_%d.pb", dir, prefix, n) >= (int)sizeof(path) ||
+            stat(path, &sb) != 0)
             break;
         if (qb_onnx_read_tensor_file(path, arena, &t[n].dtype, &t[n].ndim, t[n].shape, &t[n].data, &t[n].name,
                                      err) != QB_OK)
@@ -141,8 +141,7 @@ static enum outcome run_set(const char *case_dir, const char *set_dir, char *why
     enum qb_status st;
     const char *unknown = NULL;
 
-    snprintf(model, sizeof(model), "%s/model.onnx", case_dir);
-    if (!arena) {
+    if (snprintf(model, sizeof(model), "%s/model.onnx", case_dir) >= (int)sizeof(model) || !arena) {
         snprintf(why, len, "out of memory");
         return CASE_FAIL;
     }
@@ -223,8 +222,8 @@ static enum outcome run_case(const char *case_dir, char *why, size_t len)
     for (int s = 0; s < 16; s++) {
         char set_dir[4096];
         struct stat sb;
-        snprintf(set_dir, sizeof(set_dir), "%s/test_data_set_%d", case_dir, s);
-        if (stat(set_dir, &sb) != 0)
+        if (snprintf(set_dir, sizeof(set_dir), "%s/test_data_set_%d", case_dir, s) >= (int)sizeof(set_dir) ||
+            stat(set_dir, &sb) != 0)
             break;
         sets++;
         enum outcome oc = run_set(case_dir, set_dir, why, len);
@@ -276,7 +275,8 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < n; i++) {
         char dir[4096], why[1200] = "";
-        snprintf(dir, sizeof(dir), "%s/%s", root, names[i]);
+        if (snprintf(dir, sizeof(dir), "%s/%s", root, names[i]) >= (int)sizeof(dir))
+            continue;
         enum outcome oc = run_case(dir, why, sizeof(why));
         counts[oc]++;
         if (oc == CASE_FAIL)

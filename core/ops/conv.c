@@ -1,5 +1,1019 @@
+/* Conv, ConvTranspose and BatchNormalization (FP32, NCHW, 1 to 3 spatial dims).
+ *
+ * Conv is an implicit GEMM per image and group: the weights (Mg x Cg*taps) are
+ * packed once in prepare(), the im2col panels of B are packed from the image
+ * on demand by the GEMM (never materialised); 1x1 stride-1 convolutions read
+ * the image as B directly, and depthwise 2-D convolutions run a direct kernel.
+ * ConvTranspose is a GEMM into a column buffer (scratch) and a col2im scatter.
+ * Spatial geometry is held as three dims (D, H, W): lower ranks lead with 1s.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "../op.h"
+#include "sgemm.h"
+
+#define SP 3
+#define NR QB_SGEMM_NR
+#define DIM_MAX ((int64_t)1 << 24) /* kernel, stride, dilation, pad limit */
+
+typedef float v4sf __attribute__((vector_size(16)));
+typedef int v4si __attribute__((vector_size(16)));
+
+enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
+
+/* GEMM: im2col panels packed from the image (any geometry);
+ * WIDE: the image is first copied into zero-padded planes split by stride phase,
+ *       where every kernel tap's im2col row is one contiguous run: the GEMM runs
+ *       on a grid wq wide (a few wasted columns per output row);
+ * POINTWISE: 1x1, stride 1, no pads: the image is B;
+ * DEPTHWISE: one input and one output channel per group, direct. */
+enum conv_kind { CONV_GEMM, CONV_WIDE, CONV_POINTWISE, CONV_DEPTHWISE };
+
+struct conv_params {
+    int nsp;
+    enum conv_kind kind;
+    int64_t N, C, M, group, cg, mg, taps;
+    /* spatial, as (D, H, W) */
+    int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
+    /* CONV_WIDE: phase planes hq x wq, sh * sw of them per channel; row k of B
+     * (channel k / taps of the group, tap k % taps) starts off[k] floats into
+     * the group's first channel block */
+    int64_t hq, wq, chan_floats, prep_floats;
+    int64_t *off;
+};
+
+struct bn_params {
+    float eps;
+};
+
+static int64_t i64min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* t in [lo, hi) are the t < T with 0 <= t * s + o < L. */
+static void tap_range(int64_t o, int64_t s, int64_t L, int64_t T, int64_t *lo, int64_t *hi)
+{
+    int64_t a = o >= 0 ? 0 : (-o + s - 1) / s;
+    int64_t b = o > L - 1 ? 0 : (L - 1 - o) / s + 1;
+    if (b > T)
+        b = T;
+    if (a > b)
+        a = b;
+    *lo = a;
+    *hi = b;
+}
+
+static int64_t spatial_numel(const int64_t *dims) { return dims[0] * dims[1] * dims[2]; }
+
+/* Attributes ---------------------------------------------------------------- */
+
+static enum qb_status check_f32(const struct qb_graph *g, const struct qb_node *n, int i, const char *what,
+                                struct qb_error *err)
+{
+    const struct qb_value *v = qb_node_in(g, n, i);
+    if (v && v->dtype != QB_DTYPE_F32)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "%s is %s; only float is supported", what,
+                              qb_dtype_name(v->dtype));
+    return QB_OK;
+}
+
+static enum qb_status parse_auto_pad(const struct qb_graph *g, const struct qb_node *n, enum auto_pad *ap,
+                                     struct qb_error *err)
+{
+    static const char *const names[] = {[AP_NOTSET] = "NOTSET", [AP_SAME_UPPER] = "SAME_UPPER",
+                                        [AP_SAME_LOWER] = "SAME_LOWER", [AP_VALID] = "VALID"};
+    const char *s;
+    enum qb_status st = qb_node_attr_string(g, n, "auto_pad", "NOTSET", &s, err);
+    if (st != QB_OK)
+        return st;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *ap = (enum auto_pad)i;
+            return QB_OK;
+        }
+    return qb_node_errorf(g, n, err, QB_ERR_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
+                          s);
+}
+
+/* Reads an ints attribute of exactly `want` values (or absent: dflt for all),
+ * each in [lo, DIM_MAX]. */
+static enum qb_status ints_attr(const struct qb_graph *g, const struct qb_node *n, const char *name, int want,
+                                int64_t dflt, int64_t lo, int64_t *out, struct qb_error *err)
+{
+    int count;
+    enum qb_status st = qb_node_attr_ints(g, n, name, out, 2 * SP, &count, err);
+    if (st != QB_OK)
+        return st;
+    if (count < 0) {
+        for (int i = 0; i < want; i++)
+            out[i] = dflt;
+        return QB_OK;
+    }
+    if (count != want)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "attribute '%s' has %d values, expected %d", name, count,
+                              want);
+    for (int i = 0; i < want; i++)
+        if (out[i] < lo || out[i] > DIM_MAX)
+            return qb_node_errorf(g, n, err, lo == 0 && out[i] < 0 ? QB_ERR_UNSUPPORTED : QB_ERR_INVALID,
+                                  "attribute '%s' value %lld is out of range [%lld, %lld]", name,
+                                  (long long)out[i], (long long)lo, (long long)DIM_MAX);
+    return QB_OK;
+}
+
+/* Shared by Conv and ConvTranspose: X/W/B checks, kernel, strides, dilations, raw
+ * pads and auto_pad. wk_off is where the kernel dims start in W's shape (2). */
+struct window {
+    int nsp;
+    enum auto_pad ap;
+    int64_t k[SP], s[SP], d[SP], pads[2 * SP];
+};
+
+static enum qb_status parse_window(const struct qb_graph *g, const struct qb_node *n, struct window *w,
+                                   struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
+    int64_t ks[SP];
+    enum qb_status st;
+
+    if ((st = check_f32(g, n, 0, "input X", err)) || (st = check_f32(g, n, 1, "weight W", err)) ||
+        (st = check_f32(g, n, 2, "bias B", err)))
+        return st;
+    if (x->ndim < 3 || x->ndim > 2 + SP)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input X has rank %d; 3 to %d are supported", x->ndim,
+                              2 + SP);
+    if (wt->ndim != x->ndim)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "weight W has rank %d, input X rank %d", wt->ndim, x->ndim);
+    w->nsp = x->ndim - 2;
+    for (int i = 0; i < x->ndim; i++)
+        if (x->shape[i] < 1 || wt->shape[i] < 1)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "empty input or weight dimension");
+    if (b && (b->ndim != 1))
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "bias B must be 1-D");
+    for (int i = 0; i < w->nsp; i++)
+        w->k[i] = wt->shape[2 + i];
+    if ((st = ints_attr(g, n, "kernel_shape", w->nsp, 1, 1, ks, err)) != QB_OK)
+        return st;
+    if (qb_node_attr(n, "kernel_shape"))
+        for (int i = 0; i < w->nsp; i++)
+            if (ks[i] != w->k[i])
+                return qb_node_errorf(g, n, err, QB_ERR_INVALID, "kernel_shape[%d] = %lld but W has %lld", i,
+                                      (long long)ks[i], (long long)w->k[i]);
+    if ((st = ints_attr(g, n, "strides", w->nsp, 1, 1, w->s, err)) ||
+        (st = ints_attr(g, n, "dilations", w->nsp, 1, 1, w->d, err)) ||
+        (st = ints_attr(g, n, "pads", 2 * w->nsp, 0, 0, w->pads, err)) || (st = parse_auto_pad(g, n, &w->ap, err)))
+        return st;
+    return QB_OK;
+}
+
+static enum qb_status parse_group(const struct qb_graph *g, const struct qb_node *n, int64_t *group,
+                                  struct qb_error *err)
+{
+    enum qb_status st = qb_node_attr_int(g, n, "group", 1, group, err);
+    if (st == QB_OK && (*group < 1 || *group > INT_MAX))
+        st = qb_node_errorf(g, n, err, QB_ERR_INVALID, "group %lld must be positive", (long long)*group);
+    return st;
+}
+
+/* Copies the window into p's (D, H, W) layout, lower ranks leading with 1s. */
+static void set_spatial(struct conv_params *p, const struct window *w, const struct qb_value *x)
+{
+    int off = SP - w->nsp;
+    for (int i = 0; i < SP; i++) {
+        p->in[i] = p->out[i] = p->k[i] = p->s[i] = p->d[i] = 1;
+        p->pb[i] = 0;
+    }
+    for (int i = 0; i < w->nsp; i++) {
+        p->in[off + i] = x->shape[2 + i];
+        p->k[off + i] = w->k[i];
+        p->s[off + i] = w->s[i];
+        p->d[off + i] = w->d[i];
+    }
+    p->nsp = w->nsp;
+    p->taps = spatial_numel(p->k);
+}
+
+static enum qb_status check_gemm_dims(const struct qb_graph *g, const struct qb_node *n, int64_t m, int64_t nn,
+                                      int64_t k, struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0), *w = qb_node_in(g, n, 1);
+    if (m > INT_MAX / 2 || nn > INT_MAX / 2 || k > INT_MAX / 2 || m * k > INT_MAX ||
+        x->shape[0] * x->shape[1] > INT_MAX || w->shape[0] * w->shape[1] > INT_MAX)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "convolution too large (%lld x %lld x %lld)",
+                              (long long)m, (long long)nn, (long long)k);
+    return QB_OK;
+}
+
+static void set_out(struct qb_value *v, int ndim, const int64_t *shape)
+{
+    v->dtype = QB_DTYPE_F32;
+    v->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        v->shape[i] = shape[i];
+}
+
+/* Conv: infer --------------------------------------------------------------- */
+
+/* Chooses CONV_WIDE for 1-D/2-D convolutions whose padded-width grid wastes at
+ * most a fifth of the columns. */
+static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct conv_params *p, struct qb_error *err)
+{
+    int64_t hp = p->in[1] + p->pb[1] + p->pe[1], wp = p->in[2] + p->pb[2] + p->pe[2];
+    int64_t sh = p->s[1], sw = p->s[2];
+
+    if (p->nsp > 2 || p->in[0] != 1)
+        return QB_OK;
+    p->hq = (hp + sh - 1) / sh;
+    p->wq = (wp + sw - 1) / sw;
+    if ((p->wq - p->out[2]) * 5 > p->wq || p->out[1] * p->wq > INT_MAX / 2)
+        return QB_OK;
+    p->chan_floats = sh * sw * p->hq * p->wq;
+    /* slack: the wasted columns of the last row and the last tile read a little
+     * past the last plane */
+    p->prep_floats = p->C * p->chan_floats + p->wq + p->k[2] * p->d[2] + NR + 64;
+    if (p->prep_floats > ((int64_t)1 << 28))
+        return QB_OK;
+    if (!(p->off = qb_arena_calloc(g->arena, (size_t)(p->cg * p->taps), sizeof(int64_t))))
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory at node '%s'", g->path, n->name);
+    for (int64_t k = 0; k < p->cg * p->taps; k++) {
+        int64_t t = k % p->taps, fy = t / p->k[2] * p->d[1], fx = t % p->k[2] * p->d[2];
+        p->off[k] = k / p->taps * p->chan_floats + ((fy % sh) * sw + fx % sw) * p->hq * p->wq + fy / sh * p->wq +
+                    fx / sw;
+    }
+    p->kind = CONV_WIDE;
+    return QB_OK;
+}
+
+static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
+    struct conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    struct window w;
+    int64_t oshape[2 + SP];
+    enum qb_status st;
+    int off;
+
+    if (!p)
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
+    if ((st = parse_window(g, n, &w, err)) || (st = parse_group(g, n, &p->group, err)))
+        return st;
+    p->N = x->shape[0];
+    p->C = x->shape[1];
+    p->M = wt->shape[0];
+    if (p->C % p->group || p->M % p->group)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "group %lld does not divide %lld input and %lld output channels",
+                              (long long)p->group, (long long)p->C, (long long)p->M);
+    p->cg = p->C / p->group;
+    p->mg = p->M / p->group;
+    if (wt->shape[1] != p->cg)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "W has %lld channels per group, X has %lld",
+                              (long long)wt->shape[1], (long long)p->cg);
+    if (b && b->shape[0] != p->M)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "bias has %lld values for %lld output channels",
+                              (long long)b->shape[0], (long long)p->M);
+    set_spatial(p, &w, x);
+    off = SP - w.nsp;
+    for (int i = 0; i < w.nsp; i++) {
+        int64_t in = x->shape[2 + i], dk = (w.k[i] - 1) * w.d[i] + 1, s = w.s[i], pb = w.pads[i],
+                pe = w.pads[w.nsp + i], o;
+        if (w.ap == AP_VALID) {
+            pb = pe = 0;
+        } else if (w.ap == AP_SAME_UPPER || w.ap == AP_SAME_LOWER) {
+            int64_t total;
+            o = (in + s - 1) / s;
+            total = (o - 1) * s + dk - in;
+            if (total < 0)
+                total = 0;
+            pb = w.ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
+            pe = total - pb;
+        }
+        if (in + pb + pe < dk)
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "kernel (%lld with dilation) exceeds the padded input (%lld)",
+                                  (long long)dk, (long long)(in + pb + pe));
+        o = (in + pb + pe - dk) / s + 1;
+        p->out[off + i] = o;
+        p->pb[off + i] = pb;
+        p->pe[off + i] = pe;
+    }
+    if ((st = check_gemm_dims(g, n, p->mg, spatial_numel(p->out), p->cg * p->taps, err)) != QB_OK)
+        return st;
+    if (spatial_numel(p->in) > INT_MAX)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input plane too large");
+
+    p->kind = CONV_GEMM;
+    if (p->cg == 1 && p->mg == 1 && w.nsp <= 2)
+        p->kind = CONV_DEPTHWISE;
+    else if (p->taps == 1 && spatial_numel(p->s) == 1 && p->pb[0] + p->pb[1] + p->pb[2] == 0 &&
+             spatial_numel(p->out) == spatial_numel(p->in))
+        p->kind = CONV_POINTWISE;
+    else if ((st = plan_wide(g, n, p, err)) != QB_OK)
+        return st;
+
+    oshape[0] = p->N;
+    oshape[1] = p->M;
+    for (int i = 0; i < w.nsp; i++)
+        oshape[2 + i] = p->out[off + i];
+    set_out(qb_node_out(g, n, 0), x->ndim, oshape);
+    n->params = p;
+    return QB_OK;
+}
+
+/* Conv: im2col packing for the GEMM ----------------------------------------- */
+
+struct im2col {
+    const float *x; /* image n, first channel of the group */
+    int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP];
+};
+
+/* Panel-layout helpers: column j of a kc-row block lives at panel j / NR, lane j % NR. */
+static void put_zero(float *drow, int kc, int64_t j, int64_t len)
+{
+    while (len > 0) {
+        int64_t l = j % NR, chunk = i64min(len, NR - l);
+        memset(drow + (j / NR) * kc * NR + l, 0, (size_t)chunk * sizeof(float));
+        j += chunk;
+        len -= chunk;
+    }
+}
+
+static void put_copy(float *drow, int kc, int64_t j, const float *src, int64_t sw, int64_t len)
+{
+    while (len > 0) {
+        int64_t l = j % NR, chunk = i64min(len, NR - l);
+        float *d = drow + (j / NR) * kc * NR + l;
+        if (sw == 1) {
+            if (chunk == NR)
+                memcpy(d, src, NR * sizeof(float));
+            else
+                for (int64_t t = 0; t < chunk; t++)
+                    d[t] = src[t];
+        } else if (sw == 2) {
+            /* even elements, four at a time while the 8-float load stays inside the run */
+            int64_t t = 0;
+            for (; t + 4 < chunk; t += 4) {
+                v4sf a, b;
+                memcpy(&a, src + 2 * t, sizeof(a));
+                memcpy(&b, src + 2 * t + 4, sizeof(b));
+                a = __builtin_shuffle(a, b, (v4si){0, 2, 4, 6});
+                memcpy(d + t, &a, sizeof(a));
+            }
+            for (; t < chunk; t++)
+                d[t] = src[2 * t];
+        } else {
+            for (int64_t t = 0; t < chunk; t++)
+                d[t] = src[t * sw];
+        }
+        j += chunk;
+        len -= chunk;
+        src += chunk * sw;
+    }
+}
+
+#define KW_CACHE 32
+
+/* B[k][n] = x[ch][oz*s - p + fz*d][oy*s - p + fy*d][ox*s - p + fx*d] (0 in the
+ * pads), k = (ch, fz, fy, fx), n = (oz, oy, ox). Walks each k row as runs along
+ * output rows; no divisions inside the loops. */
+static void pack_im2col(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
+{
+    const struct im2col *c = b->ctx;
+    const int64_t D = c->in[0], H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
+    const int64_t KH = c->k[1], KW = c->k[2], sw = c->s[2], plane = spatial_numel(c->in);
+    const int64_t npan = (nc + NR - 1) / NR, taps = spatial_numel(c->k);
+    const int64_t oz0 = n0 / (OH * OW), oy0 = n0 % (OH * OW) / OW, ox0 = n0 % OW;
+    int64_t xlo[KW_CACHE], xhi[KW_CACHE]; /* valid ox of each fx over a whole row */
+    int64_t ch = k0 / taps, t = k0 % taps, fz = t / (KH * KW), fy = t / KW % KH, fx = t % KW;
+
+    for (int64_t i = 0; i < KW && i < KW_CACHE; i++)
+        tap_range(i * c->d[2] - c->pb[2], sw, W, OW, &xlo[i], &xhi[i]);
+    for (int kk = 0; kk < kc; kk++) {
+        const float *xc = c->x + ch * plane;
+        float *drow = dst + (size_t)kk * NR;
+        int64_t j = 0, oz = oz0, oy = oy0, ox = ox0, lo_row, hi_row;
+        int64_t xoff = fx * c->d[2] - c->pb[2]; /* ix = ox * sw + xoff */
+
+        if (fx < KW_CACHE) {
+            lo_row = xlo[fx];
+            hi_row = xhi[fx];
+        } else {
+            tap_range(xoff, sw, W, OW, &lo_row, &hi_row);
+        }
+        while (j < nc) {
+            int64_t run = i64min(OW - ox, nc - j);
+            int64_t iz = oz * c->s[0] - c->pb[0] + fz * c->d[0], iy = oy * c->s[1] - c->pb[1] + fy * c->d[1];
+            if (iz < 0 || iz >= D || iy < 0 || iy >= H) {
+                put_zero(drow, kc, j, run);
+            } else {
+                int64_t lo = lo_row - ox, hi = hi_row - ox;
+                lo = lo < 0 ? 0 : lo > run ? run : lo;
+                hi = hi < lo ? lo : hi > run ? run : hi;
+                put_zero(drow, kc, j, lo);
+                if (hi > lo)
+                    put_copy(drow, kc, j + lo, xc + (iz * H + iy) * W + (ox + lo) * sw + xoff, sw, hi - lo);
+                put_zero(drow, kc, j + hi, run - hi);
+            }
+            j += run;
+            ox = 0;
+            if (++oy == OH) {
+                oy = 0;
+                oz++;
+            }
+        }
+        put_zero(drow, kc, nc, npan * NR - nc);
+        if (++fx == KW) {
+            fx = 0;
+            if (++fy == KH) {
+                fy = 0;
+                if (++fz == c->k[0]) {
+                    fz = 0;
+                    ch++;
+                }
+            }
+        }
+    }
+}
+
+/* Conv: padded phase planes -------------------------------------------------- */
+
+/* dst[t] = src[t * sw] for t < n */
+static void copy_strided(float *dst, const float *src, int64_t sw, int64_t n)
+{
+    int64_t t = 0;
+    if (sw == 1) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    if (sw == 2)
+        for (; t + 4 < n; t += 4) {
+            v4sf a, b;
+            memcpy(&a, src + 2 * t, sizeof(a));
+            memcpy(&b, src + 2 * t + 4, sizeof(b));
+            a = __builtin_shuffle(a, b, (v4si){0, 2, 4, 6});
+            memcpy(dst + t, &a, sizeof(a));
+        }
+    for (; t < n; t++)
+        dst[t] = src[t * sw];
+}
+
+struct prep_job {
+    const struct conv_params *p;
+    const float *x; /* image n */
+    float *buf;
+};
+
+/* Channel ch into its sh * sw planes: plane (py, px) row r, column c holds the
+ * padded image at (r * sh + py, c * sw + px), zero outside the image. */
+static void prep_channel(void *ctx, int ch)
+{
+    const struct prep_job *j = ctx;
+    const struct conv_params *p = j->p;
+    const int64_t H = p->in[1], W = p->in[2], sh = p->s[1], sw = p->s[2], hq = p->hq, wq = p->wq;
+    const float *xc = j->x + (int64_t)ch * H * W;
+
+    for (int64_t py = 0; py < sh; py++)
+        for (int64_t px = 0; px < sw; px++) {
+            float *dst = j->buf + (int64_t)ch * p->chan_floats + (py * sw + px) * hq * wq;
+            int64_t clo, chi, c0 = px - p->pb[2];
+            tap_range(c0, sw, W, wq, &clo, &chi);
+            for (int64_t r = 0; r < hq; r++) {
+                int64_t iy = r * sh + py - p->pb[1];
+                float *row = dst + r * wq;
+                if (iy < 0 || iy >= H || chi <= clo) {
+                    memset(row, 0, (size_t)wq * sizeof(float));
+                    continue;
+                }
+                memset(row, 0, (size_t)clo * sizeof(float));
+                copy_strided(row + clo, xc + iy * W + clo * sw + c0, sw, chi - clo);
+                memset(row + chi, 0, (size_t)(wq - chi) * sizeof(float));
+            }
+        }
+}
+
+/* Conv: depthwise direct kernel --------------------------------------------- */
+
+/* y[i] += w * x[i * sx] for i < n */
+static void axpy(float *y, const float *x, int64_t sx, int64_t n, float w)
+{
+    int64_t i = 0;
+    if (sx == 1) {
+        v4sf wv = {w, w, w, w};
+        for (; i + 8 <= n; i += 8) {
+            v4sf a0, a1, b0, b1;
+            memcpy(&a0, y + i, sizeof(a0));
+            memcpy(&a1, y + i + 4, sizeof(a1));
+            memcpy(&b0, x + i, sizeof(b0));
+            memcpy(&b1, x + i + 4, sizeof(b1));
+            a0 += wv * b0;
+            a1 += wv * b1;
+            memcpy(y + i, &a0, sizeof(a0));
+            memcpy(y + i + 4, &a1, sizeof(a1));
+        }
+    }
+    for (; i < n; i++)
+        y[i] += w * x[i * sx];
+}
+
+struct dw_job {
+    const struct conv_params *p;
+    const float *x, *w, *b;
+    float *y;
+};
+
+static void dw_plane(void *ctx, int item)
+{
+    const struct dw_job *j = ctx;
+    const struct conv_params *p = j->p;
+    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1], KW = p->k[2];
+    int64_t c = item % p->C;
+    const float *x = j->x + (int64_t)item * H * W, *w = j->w + c * KH * KW;
+    float *y = j->y + (int64_t)item * OH * OW;
+    float bias = j->b ? j->b[c] : 0.0f;
+
+    int64_t xlo[KW_CACHE], xhi[KW_CACHE];
+
+    for (int64_t kx = 0; kx < KW && kx < KW_CACHE; kx++)
+        tap_range(kx * p->d[2] - p->pb[2], p->s[2], W, OW, &xlo[kx], &xhi[kx]);
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *row = y + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox++)
+            row[ox] = bias;
+        for (int64_t ky = 0; ky < KH; ky++) {
+            int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+            if (iy < 0 || iy >= H)
+                continue;
+            for (int64_t kx = 0; kx < KW; kx++) {
+                int64_t ix0 = kx * p->d[2] - p->pb[2], lo, hi;
+                if (kx < KW_CACHE) {
+                    lo = xlo[kx];
+                    hi = xhi[kx];
+                } else {
+                    tap_range(ix0, p->s[2], W, OW, &lo, &hi);
+                }
+                if (hi > lo)
+                    axpy(row + lo, x + iy * W + ix0 + lo * p->s[2], p->s[2], hi - lo, w[ky * KW + kx]);
+            }
+        }
+    }
+}
+
+/* Conv: prepare / run --------------------------------------------------------- */
+
+struct conv_state {
+    float *pa;          /* packed weights, one block per group */
+    size_t group_floats;
+};
+
+static size_t round64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+static void conv_release(void *state)
+{
+    struct conv_state *s = state;
+    if (s)
+        free(s->pa);
+    free(s);
+}
+
+/* Geometry of the per-group GEMM: A is rows x depth, packed per group. */
+static void conv_gemm_shape(const struct conv_params *p, bool transpose, int *rows, int *depth)
+{
+    *rows = (int)(transpose ? p->mg * p->taps : p->mg);
+    *depth = (int)(transpose ? p->cg : p->cg * p->taps);
+}
+
+static void pack_weights(const struct conv_params *p, bool transpose, const float *w, float *dst, size_t group_floats,
+                         int64_t g, struct qb_pool *pool)
+{
+    int rows, depth;
+    conv_gemm_shape(p, transpose, &rows, &depth);
+    if (transpose) /* W is [C, Mg, taps]: A(r, c) = W[(g*Cg + c) * Mg*taps + r] */
+        qb_sgemm_pack_a(rows, depth, w + g * p->cg * rows, 1, rows, 1.0f, dst + g * group_floats, pool);
+    else if (p->kind == CONV_WIDE) /* W is [M, Cg, taps]: A(m, k) = W[(g*Mg + m) * Cg*taps + k] */
+        qb_sgemm_pack_a_rows(rows, depth, w + g * rows * depth, depth, 1, dst + g * group_floats, pool);
+    else
+        qb_sgemm_pack_a(rows, depth, w + g * rows * depth, depth, 1, 1.0f, dst + g * group_floats, pool);
+}
+
+/* Column buffer of ConvTranspose, phase planes of a wide Conv (floats). */
+static size_t col_floats(const struct conv_params *p, bool transpose)
+{
+    if (transpose)
+        return (size_t)(p->mg * p->taps * spatial_numel(p->in));
+    return p->kind == CONV_WIDE ? (size_t)p->prep_floats : 0;
+}
+
+static enum qb_status prepare_common(const struct qb_graph *g, const struct qb_node *n, bool transpose, void **state,
+                                     size_t *scratch, struct qb_error *err)
+{
+    const struct conv_params *p = n->params;
+    const struct qb_value *w = qb_node_in(g, n, 1);
+    struct conv_state *s = NULL;
+    int rows, depth;
+    size_t gf;
+
+    *state = NULL;
+    *scratch = 0;
+    if (p->kind == CONV_DEPTHWISE && !transpose)
+        return QB_OK;
+    conv_gemm_shape(p, transpose, &rows, &depth);
+    gf = round64(qb_sgemm_pack_a_size(rows, depth) * sizeof(float)) / sizeof(float);
+    *scratch = (p->kind == CONV_WIDE && !transpose ? 0 : qb_sgemm_scratch_size()) +
+               round64(col_floats(p, transpose) * sizeof(float));
+    if (!(w->flags & QB_VALUE_CONST)) {
+        *scratch += gf * sizeof(float);
+        return QB_OK;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->pa = aligned_alloc(64, gf * sizeof(float) * (size_t)p->group))) {
+        conv_release(s);
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory packing weights of node '%s'", g->path, n->name);
+    }
+    s->group_floats = gf;
+    for (int64_t gi = 0; gi < p->group; gi++)
+        pack_weights(p, transpose, w->data, s->pa, gf, gi, NULL);
+    *state = s;
+    return QB_OK;
+}
+
+static enum qb_status conv_prepare(const struct qb_graph *g, const struct qb_node *n, void **state, size_t *scratch,
+                                   struct qb_error *err)
+{
+    return prepare_common(g, n, false, state, scratch, err);
+}
+
+/* Scratch layout: [packed weights when not prepacked][column buffer][GEMM slots]. */
+struct conv_scratch {
+    float *pa, *cols;
+    void *gemm;
+    size_t gemm_size, group_floats;
+    bool packed;
+};
+
+static enum qb_status conv_scratch_split(const struct conv_params *p, bool transpose, const struct qb_kctx *ctx,
+                                         struct conv_scratch *cs)
+{
+    int rows, depth;
+    char *at = ctx->scratch;
+    size_t need, cols = round64(col_floats(p, transpose) * sizeof(float));
+    const struct conv_state *s = ctx->state;
+
+    conv_gemm_shape(p, transpose, &rows, &depth);
+    cs->packed = s != NULL;
+    cs->group_floats = s ? s->group_floats : round64(qb_sgemm_pack_a_size(rows, depth) * sizeof(float)) / sizeof(float);
+    need = (s ? 0 : cs->group_floats * sizeof(float)) + cols +
+           (p->kind == CONV_WIDE && !transpose ? 0 : round64(qb_sgemm_scratch_size() / QB_SGEMM_SLOTS));
+    if (!at || ctx->scratch_size < need)
+        return qb_errorf(NULL, QB_ERR_INTERNAL, "conv scratch too small");
+    cs->pa = s ? s->pa : (float *)at;
+    at += s ? 0 : cs->group_floats * sizeof(float);
+    cs->cols = (float *)at;
+    at += cols;
+    cs->gemm = at;
+    cs->gemm_size = ctx->scratch_size - (size_t)(at - (char *)ctx->scratch);
+    return QB_OK;
+}
+
+static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
+                               const struct qb_kctx *ctx)
+{
+    const struct conv_params *p = n->params;
+    const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
+    float *y = out[0].data;
+    int64_t ohw = spatial_numel(p->out), ihw = spatial_numel(p->in);
+    struct conv_scratch cs;
+    enum qb_status st;
+
+    if (p->kind == CONV_DEPTHWISE) {
+        struct dw_job j = {.p = p, .x = x, .w = w, .b = bias, .y = y};
+        qb_pool_for(ctx->pool, (int)(p->N * p->C), dw_plane, &j);
+        return QB_OK;
+    }
+    if ((st = conv_scratch_split(p, false, ctx, &cs)) != QB_OK)
+        return st;
+    for (int64_t b = 0; b < p->N; b++) {
+        if (p->kind == CONV_WIDE) {
+            struct prep_job pj = {.p = p, .x = x + b * p->C * ihw, .buf = cs.cols};
+            qb_pool_for(ctx->pool, (int)p->C, prep_channel, &pj);
+            memset(cs.cols + p->C * p->chan_floats, 0,
+                   (size_t)(p->prep_floats - p->C * p->chan_floats) * sizeof(float));
+        }
+        for (int64_t g = 0; g < p->group; g++) {
+            const float *pa = cs.pa + (cs.packed ? g * cs.group_floats : 0);
+            const float *xg = x + (b * p->C + g * p->cg) * ihw;
+            float *yg = y + (b * p->M + g * p->mg) * ohw;
+            const float *bg = bias ? bias + g * p->mg : NULL;
+            int depth = (int)(p->cg * p->taps);
+            struct im2col geo;
+            struct qb_sgemm_b src;
+            if (!cs.packed)
+                pack_weights(p, false, w, cs.pa, 0, g, ctx->pool);
+            if (p->kind == CONV_POINTWISE) {
+                qb_sgemm_b_matrix(&src, xg, ihw, 1);
+            } else if (p->kind == CONV_WIDE) {
+                struct qb_sgemm_wrap wrap = {.wq = (int)p->wq, .ow = (int)p->out[2]};
+                qb_sgemm_rows((int)p->mg, (int)(p->out[1] * p->wq), depth, pa, cs.cols + g * p->cg * p->chan_floats,
+                              p->off, yg, ohw, bg, &wrap, ctx->pool);
+                continue;
+            } else {
+                memset(&src, 0, sizeof(src));
+                geo.x = xg;
+                memcpy(geo.in, p->in, sizeof(geo.in));
+                memcpy(geo.out, p->out, sizeof(geo.out));
+                memcpy(geo.k, p->k, sizeof(geo.k));
+                memcpy(geo.s, p->s, sizeof(geo.s));
+                memcpy(geo.d, p->d, sizeof(geo.d));
+                memcpy(geo.pb, p->pb, sizeof(geo.pb));
+                src.pack = pack_im2col;
+                src.ctx = &geo;
+            }
+            qb_sgemm_packed((int)p->mg, (int)ohw, depth, pa, &src, yg, ohw, bg, 0, cs.gemm, cs.gemm_size, ctx->pool);
+        }
+    }
+    return QB_OK;
+}
+
+static double conv_flops(const struct qb_graph *g, const struct qb_node *n)
+{
+    const struct conv_params *p = n->params;
+    (void)g;
+    return 2.0 * (double)p->N * (double)p->M * (double)spatial_numel(p->out) * (double)(p->cg * p->taps);
+}
+
+/* ConvTranspose ------------------------------------------------------------------ */
+
+static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
+    struct conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    struct window w;
+    int64_t opad[SP], oshp[2 + SP], oshape[2 + SP];
+    int n_oshp, off;
+    enum qb_status st;
+
+    if (!p)
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
+    if ((st = parse_window(g, n, &w, err)) || (st = parse_group(g, n, &p->group, err)))
+        return st;
+    if ((st = ints_attr(g, n, "output_padding", w.nsp, 0, 0, opad, err)) != QB_OK)
+        return st;
+    if ((st = qb_node_attr_ints(g, n, "output_shape", oshp, 2 + SP, &n_oshp, err)) != QB_OK)
+        return st;
+    p->N = x->shape[0];
+    p->C = x->shape[1];
+    if (wt->shape[0] != p->C || p->C % p->group)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "W has %lld input channels, X %lld (group %lld)",
+                              (long long)wt->shape[0], (long long)p->C, (long long)p->group);
+    p->cg = p->C / p->group;
+    p->mg = wt->shape[1];
+    p->M = p->mg * p->group;
+    if (b && b->shape[0] != p->M)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "bias has %lld values for %lld output channels",
+                              (long long)b->shape[0], (long long)p->M);
+    if (n_oshp >= 0) {
+        if (n_oshp == w.nsp + 2) { /* full shape: N and M must agree */
+            if (oshp[0] != p->N || oshp[1] != p->M)
+                return qb_node_errorf(g, n, err, QB_ERR_INVALID, "output_shape disagrees with batch or channels");
+            memmove(oshp, oshp + 2, (size_t)w.nsp * sizeof(int64_t));
+        } else if (n_oshp != w.nsp) {
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "output_shape has %d values for %d spatial dims", n_oshp,
+                                  w.nsp);
+        }
+    }
+    set_spatial(p, &w, x);
+    off = SP - w.nsp;
+    for (int i = 0; i < w.nsp; i++) {
+        int64_t in = x->shape[2 + i], dk = (w.k[i] - 1) * w.d[i] + 1, s = w.s[i];
+        int64_t full = s * (in - 1) + opad[i] + dk, o, pb, pe;
+        if (n_oshp >= 0 || w.ap == AP_SAME_UPPER || w.ap == AP_SAME_LOWER) {
+            int64_t total;
+            o = n_oshp >= 0 ? oshp[i] : in * s;
+            if (o < 1 || o > DIM_MAX)
+                return qb_node_errorf(g, n, err, QB_ERR_INVALID, "output size %lld out of range", (long long)o);
+            total = full - o;
+            if (total < 0 && !(total == -1 && w.ap != AP_SAME_UPPER))
+                /* onnx and onnxruntime place a larger output differently */
+                return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
+                                      "output_shape %lld exceeds the transposed convolution's %lld (ambiguous padding)",
+                                      (long long)o, (long long)full);
+            /* SAME_UPPER: the odd pixel is cropped at the end; NOTSET and SAME_LOWER: at the start */
+            pb = total < 0 ? 0 : w.ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
+        } else {
+            pb = w.ap == AP_VALID ? 0 : w.pads[i];
+            pe = w.ap == AP_VALID ? 0 : w.pads[w.nsp + i];
+            o = full - pb - pe;
+            if (o < 1)
+                return qb_node_errorf(g, n, err, QB_ERR_INVALID, "pads leave an empty output");
+        }
+        p->out[off + i] = o;
+        p->pb[off + i] = pb;
+    }
+    if ((st = check_gemm_dims(g, n, p->mg * p->taps, spatial_numel(p->in), p->cg, err)) != QB_OK)
+        return st;
+    if (spatial_numel(p->out) > INT_MAX || (double)p->mg * (double)p->taps * (double)spatial_numel(p->in) > 1e9)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "transposed convolution too large");
+    p->kind = CONV_GEMM;
+    oshape[0] = p->N;
+    oshape[1] = p->M;
+    for (int i = 0; i < w.nsp; i++)
+        oshape[2 + i] = p->out[off + i];
+    set_out(qb_node_out(g, n, 0), x->ndim, oshape);
+    n->params = p;
+    return QB_OK;
+}
+
+static enum qb_status convt_prepare(const struct qb_graph *g, const struct qb_node *n, void **state, size_t *scratch,
+                                    struct qb_error *err)
+{
+    return prepare_common(g, n, true, state, scratch, err);
+}
+
+struct col2im_job {
+    const struct conv_params *p;
+    const float *cols, *bias;
+    float *y; /* image n, group g */
+};
+
+/* Output channel m of the group: bias, then every tap's column row scattered in. */
+static void col2im_channel(void *ctx, int m)
+{
+    const struct col2im_job *j = ctx;
+    const struct conv_params *p = j->p;
+    const int64_t ihw = spatial_numel(p->in), ohw = spatial_numel(p->out);
+    const int64_t OH = p->out[1], OW = p->out[2], H = p->in[1], W = p->in[2];
+    float *y = j->y + m * ohw;
+    float b = j->bias ? j->bias[m] : 0.0f;
+
+    for (int64_t i = 0; i < ohw; i++)
+        y[i] = b;
+    for (int64_t t = 0; t < p->taps; t++) {
+        int64_t fz = t / (p->k[1] * p->k[2]), fy = t / p->k[2] % p->k[1], fx = t % p->k[2];
+        const float *col = j->cols + (m * p->taps + t) * ihw;
+        int64_t lo, hi, ox0 = fx * p->d[2] - p->pb[2];
+        /* ox = ix * s + ox0 must land in [0, OW) */
+        tap_range(ox0, p->s[2], OW, W, &lo, &hi);
+        if (hi <= lo)
+            continue;
+        for (int64_t iz = 0; iz < p->in[0]; iz++) {
+            int64_t oz = iz * p->s[0] - p->pb[0] + fz * p->d[0];
+            if (oz < 0 || oz >= p->out[0])
+                continue;
+            for (int64_t iy = 0; iy < H; iy++) {
+                int64_t oy = iy * p->s[1] - p->pb[1] + fy * p->d[1];
+                const float *cr = col + (iz * H + iy) * W;
+                float *yr;
+                if (oy < 0 || oy >= OH)
+                    continue;
+                yr = y + (oz * OH + oy) * OW + ox0;
+                for (int64_t ix = lo; ix < hi; ix++)
+                    yr[ix * p->s[2]] += cr[ix];
+            }
+        }
+    }
+}
+
+static enum qb_status convt_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
+                                const struct qb_kctx *ctx)
+{
+    const struct conv_params *p = n->params;
+    const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
+    float *y = out[0].data;
+    int64_t ihw = spatial_numel(p->in), ohw = spatial_numel(p->out);
+    struct conv_scratch cs;
+    enum qb_status st;
+    int rows, depth;
+
+    conv_gemm_shape(p, true, &rows, &depth);
+    if ((st = conv_scratch_split(p, true, ctx, &cs)) != QB_OK)
+        return st;
+    for (int64_t g = 0; g < p->group; g++) {
+        const float *pa = cs.pa + (cs.packed ? g * cs.group_floats : 0);
+        if (!cs.packed)
+            pack_weights(p, true, w, cs.pa, 0, g, ctx->pool);
+        for (int64_t b = 0; b < p->N; b++) {
+            struct qb_sgemm_b src;
+            struct col2im_job j = {.p = p, .cols = cs.cols, .bias = bias ? bias + g * p->mg : NULL,
+                                   .y = y + (b * p->M + g * p->mg) * ohw};
+            qb_sgemm_b_matrix(&src, x + (b * p->C + g * p->cg) * ihw, ihw, 1);
+            qb_sgemm_packed(rows, (int)ihw, depth, pa, &src, cs.cols, ihw, NULL, 0, cs.gemm, cs.gemm_size, ctx->pool);
+            qb_pool_for(ctx->pool, (int)p->mg, col2im_channel, &j);
+        }
+    }
+    return QB_OK;
+}
+
+static double convt_flops(const struct qb_graph *g, const struct qb_node *n)
+{
+    const struct conv_params *p = n->params;
+    (void)g;
+    return 2.0 * (double)p->N * (double)p->C * (double)spatial_numel(p->in) * (double)(p->mg * p->taps);
+}
+
+/* BatchNormalization (inference) -------------------------------------------------- */
+
+static enum qb_status bn_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0);
+    struct bn_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    int64_t training = 0, spatial = 1;
+    float momentum;
+    enum qb_status st;
+
+    if (!p)
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
+    if ((st = qb_node_attr_float(g, n, "epsilon", 1e-5f, &p->eps, err)) ||
+        (st = qb_node_attr_float(g, n, "momentum", 0.9f, &momentum, err)) ||
+        (st = qb_node_attr_int(g, n, "training_mode", 0, &training, err)) ||
+        (st = qb_node_attr_int(g, n, "spatial", 1, &spatial, err)))
+        return st;
+    if (!isfinite(p->eps) || p->eps < 0.0f)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "epsilon %g must be finite and non-negative", p->eps);
+    if (training != 0)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "training_mode=%lld: only inference is supported",
+                              (long long)training);
+    if (spatial != 1)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "spatial=%lld: only per-channel statistics are supported",
+                              (long long)spatial);
+    for (int i = 1; i < n->n_out; i++)
+        if (n->out[i] >= 0)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
+                                  "output %d (running or saved statistics) is training mode; only inference is supported",
+                                  i);
+    for (int i = 0; i < 5; i++)
+        if ((st = check_f32(g, n, i, i ? "statistics input" : "input X", err)) != QB_OK)
+            return st;
+    if (x->ndim < 2)
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "input X has rank %d; at least 2 expected", x->ndim);
+    for (int i = 1; i < 5; i++) {
+        const struct qb_value *v = qb_node_in(g, n, i);
+        if (v->ndim != 1 || v->shape[0] != x->shape[1])
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "input %d must have shape [%lld]", i,
+                                  (long long)x->shape[1]);
+    }
+    set_out(qb_node_out(g, n, 0), x->ndim, x->shape);
+    n->params = p;
+    return QB_OK;
+}
+
+struct bn_job {
+    const float *x, *scale, *bias, *mean, *var;
+    float *y;
+    int64_t C, plane;
+    float eps;
+};
+
+static void bn_plane(void *ctx, int item)
+{
+    const struct bn_job *j = ctx;
+    int64_t c = item % j->C, i = 0;
+    float a = j->scale[c] * (1.0f / sqrtf(j->var[c] + j->eps));
+    float b = j->bias[c] - j->mean[c] * a;
+    const float *x = j->x + (int64_t)item * j->plane;
+    float *y = j->y + (int64_t)item * j->plane;
+    v4sf av = {a, a, a, a}, bv = {b, b, b, b};
+
+    for (; i + 4 <= j->plane; i += 4) {
+        v4sf v;
+        memcpy(&v, x + i, sizeof(v));
+        v = v * av + bv;
+        memcpy(y + i, &v, sizeof(v));
+    }
+    for (; i < j->plane; i++)
+        y[i] = x[i] * a + b;
+}
+
+static enum qb_status bn_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
+                             const struct qb_kctx *ctx)
+{
+    const struct bn_params *p = n->params;
+    struct bn_job j = {.x = in[0].data, .scale = in[1].data, .bias = in[2].data, .mean = in[3].data,
+                       .var = in[4].data, .y = out[0].data, .C = in[0].shape[1], .eps = p->eps};
+    int64_t planes = in[0].shape[0] * in[0].shape[1];
+    j.plane = planes ? qb_tview_numel(&in[0]) / planes : 0;
+    qb_pool_for(j.plane * planes >= 16384 ? ctx->pool : NULL, (int)planes, bn_plane, &j);
+    return QB_OK;
+}
+
+static double bn_flops(const struct qb_graph *g, const struct qb_node *n)
+{
+    return 2.0 * (double)qb_value_numel(qb_node_in(g, n, 0));
+}
+
+/* Table ------------------------------------------------------------------------------- */
+
+static const char *const conv_attrs[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", NULL};
+static const char *const convt_attrs[] = {"auto_pad", "dilations",      "group",        "kernel_shape",
+                                          "pads",     "strides",        "output_padding", "output_shape",
+                                          NULL};
+static const char *const bn_attrs[] = {"epsilon", "momentum", "spatial", "is_test", "consumed_inputs", "training_mode",
+                                       NULL};
 
 const struct qb_op_def qb_ops_conv[] = {
+    {.name = "Conv", .min_opset = 1, .max_opset = 22, .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+     .attrs = conv_attrs, .flags = QB_OP_QUANTIZABLE, .infer = conv_infer, .prepare = conv_prepare,
+     .release = conv_release, .run = conv_run, .flops = conv_flops},
+    {.name = "ConvTranspose", .min_opset = 1, .max_opset = 22, .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
+     .attrs = convt_attrs, .flags = QB_OP_QUANTIZABLE, .infer = convt_infer, .prepare = convt_prepare,
+     .release = conv_release, .run = convt_run, .flops = convt_flops},
+    {.name = "BatchNormalization", .min_opset = 1, .max_opset = 22, .min_in = 5, .max_in = 5, .min_out = 1,
+     .max_out = 5, .attrs = bn_attrs, .infer = bn_infer, .run = bn_run, .flops = bn_flops},
     {.name = NULL},
 };
