@@ -1270,7 +1270,10 @@ enum qb_status qb_onnx_read_tensor_file(const char *path, struct qb_arena *arena
     }
     L.base_dir = dir;
     t = (const Onnx__TensorProto *)msg;
-    snprintf(what, sizeof(what), "tensor '%s'", t->name ? t->name : "");
+    if (t->name && *t->name)
+        snprintf(what, sizeof(what), "tensor '%s'", t->name);
+    else
+        snprintf(what, sizeof(what), "tensor");
     if ((st = load_tensor(&L, t, what, &tv)) != QB_OK)
         goto out;
     if (!(nm = qb_arena_strdup(arena, t->name ? t->name : ""))) {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/graph.h"
+#include "core/ops/act.h"
 #include "core/op.h"
 #include "core/threadpool.h"
 
@@ -148,7 +149,8 @@ static void build(struct tcase *tc, int64_t opset, const char *op, int n_in, con
         if (in[k].is_const) {
             size_t b = (size_t)numel_of(in[k].ndim, in[k].shape) * qb_dtype_size(in[k].dt);
             v->data = qb_arena_alloc(g->arena, b ? b : 1);
-            memcpy(v->data, in[k].data, b);
+            if (b)
+                memcpy(v->data, in[k].data, b);
             v->flags = QB_VALUE_CONST | QB_VALUE_INIT;
         } else {
             v->flags = QB_VALUE_INPUT;
@@ -487,6 +489,34 @@ static void test_sigmoid_tails(void)
     if (build_run(&tc, 13, "Sigmoid", 1, in, 1, NULL, 0, 1, shape))
         expect_f32("Sigmoid tails", tc.buf[0], want, 12, 2e-6, 1.5e-45);
     done(&tc);
+}
+
+/* the portable and the widest kernels agree bit for bit; SiLU is x * sigmoid(x) */
+static void test_act_isa(void)
+{
+    int64_t n = 4099;
+    float *x = rand_buf(n, -120, 120), *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    double *want = malloc(sizeof(double) * (size_t)n);
+    const float special[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f, -87.5f, -103.9f, -104.5f, 1e-30f, -1e-30f};
+    memcpy(x, special, sizeof(special));
+    qb_act_sigmoid_isa(x, a, n, QB_ACT_ISA_PORTABLE);
+    qb_act_sigmoid_isa(x, b, n, QB_ACT_ISA_BEST);
+    expect_bytes("Sigmoid portable == best ISA", a, b, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        want[i] = 1 / (1 + exp(-(double)x[i]));
+    expect_f32("Sigmoid portable kernel", a, want, n, 2e-6, 1.5e-45);
+    qb_act_silu_isa(x, a, n, QB_ACT_ISA_PORTABLE);
+    qb_act_silu_isa(x, b, n, QB_ACT_ISA_BEST);
+    expect_bytes("SiLU portable == best ISA", a, b, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        want[i] = isinf(x[i]) && x[i] < 0 ? NAN : x[i] / (1 + exp(-(double)x[i]));
+    expect_f32("SiLU", a, want, n, 2e-6, 1e-40); /* sigmoid underflows below -87 */
+    qb_act_silu(pool, x, b, n);
+    expect_bytes("SiLU threaded == single", a, b, sizeof(float) * (size_t)n);
+    free(x);
+    free(a);
+    free(b);
+    free(want);
 }
 
 static void test_gelu_tanh(void)
@@ -1348,6 +1378,38 @@ static void test_index_ops(void)
     }
 }
 
+static void test_scatter_compress(void)
+{
+    struct tcase tc;
+    int64_t s[2] = {2, 3};
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    {
+        int64_t ind[4] = {0, 0, 2, -1}, is[2] = {2, 2};
+        float upd[4] = {10, 20, 30, 40};
+        struct tin in[3] = {fin(2, s, x), cin(QB_DTYPE_I64, 2, is, ind), cin(QB_DTYPE_F32, 2, is, upd)};
+        struct qb_attr at[2] = {attr_i("axis", 1), attr_s("reduction", "add")};
+        double w_add[6] = {31, 2, 3, 4, 5, 76}, w_none[6] = {20, 2, 3, 4, 5, 40};
+        if (build_run(&tc, 16, "ScatterElements", 3, in, 1, at, 2, 2, s))
+            expect_f32("ScatterElements add, duplicate and negative indices", tc.buf[0], w_add, 6, 0, 0);
+        done(&tc);
+        if (build_run(&tc, 13, "ScatterElements", 3, in, 1, at, 1, 2, s))
+            expect_f32("ScatterElements none: the last write wins", tc.buf[0], w_none, 6, 0, 0);
+        done(&tc);
+        build(&tc, 16, "ScatterElements", 3, in, 1, (struct qb_attr[]){attr_s("reduction", "max")}, 1);
+        expect_refused("ScatterElements reduction=max before opset 18", &tc);
+    }
+    {
+        uint8_t cond[3] = {1, 0, 1};
+        int64_t c3[1] = {3}, out[2] = {2, 2};
+        struct tin in[2] = {fin(2, s, x), cin(QB_DTYPE_BOOL, 1, c3, cond)};
+        struct qb_attr at[1] = {attr_i("axis", -1)};
+        double w[4] = {1, 3, 4, 6};
+        if (build_run(&tc, 11, "Compress", 2, in, 1, at, 1, 2, out))
+            expect_f32("Compress axis -1", tc.buf[0], w, 4, 0, 0);
+        done(&tc);
+    }
+}
+
 /* Constant and ConstantOfShape take tensor attributes: a constant value of the graph */
 static void test_constants(void)
 {
@@ -1962,6 +2024,23 @@ static void test_resize(void)
         free(x);
     }
     {
+        /* opset 19 half_pixel_symmetric (the operator's documented example) and
+         * opset 18 axes: sizes for the listed axes only */
+        int64_t xs[4] = {1, 1, 1, 4}, out[4] = {1, 1, 1, 2}, one[1] = {1};
+        float x[4] = {1, 2, 3, 4}, sc[1] = {0.6f};
+        int64_t ax[1] = {-1};
+        double want[2] = {1.6666666, 3.3333333};
+        struct qb_attr at[3] = {attr_s("mode", "linear"), attr_s("coordinate_transformation_mode", "half_pixel_symmetric"),
+                                attr_is("axes", 1, ax)};
+        struct tin in[3] = {fin(4, xs, x), omitted, cin(QB_DTYPE_F32, 1, one, sc)};
+        struct tcase tc;
+        if (build_run(&tc, 19, "Resize", 3, in, 1, at, 3, 4, out))
+            expect_f32("Resize half_pixel_symmetric, axes=[-1]", tc.buf[0], want, 2, 1e-6, 0);
+        done(&tc);
+        build(&tc, 18, "Resize", 3, in, 1, at, 3);
+        expect_refused("Resize half_pixel_symmetric before opset 19", &tc);
+    }
+    {
         /* nearest on int64 data (any dtype moves) */
         int64_t xs[2] = {2, 3}, out[2] = {4, 6}, two[1] = {2}, x[6] = {1, 2, 3, 4, 5, 6}, w[24];
         float sc[2] = {2, 2};
@@ -2070,6 +2149,7 @@ static void run_all_cases(void)
     test_unary();
     test_sigmoid_tails();
     test_gelu_tanh();
+    test_act_isa();
     test_unary_int();
     test_binary_f32();
     test_prelu_legacy();
@@ -2082,6 +2162,7 @@ static void run_all_cases(void)
     test_reshape_family();
     test_index_ops();
     test_constants();
+    test_scatter_compress();
     test_pad();
     test_space_depth();
     test_softmax();

@@ -89,17 +89,23 @@ def varied_images(n, size, gen):
 
 @torch.no_grad()
 def randomize(model, seed, size, batches=4, batch=6):
-    """Random BN affine, then BN running stats measured on synthetic images."""
+    """Random weights that behave like a trained detector numerically.
+
+    BatchNorm: gamma in [0.5, 1], beta ~ N(1, 0.2), then running statistics
+    measured on varied synthetic images (so folding BN changes every weight).
+    The positive beta keeps most SiLU inputs in its near-linear range: a small
+    relative perturbation anywhere reaches the output at about the same size
+    (gain ~0.5 on boxes, ~2 on scores), and FP32 rounding stays ~3e-7 relative
+    to an FP64 run on real photos and on white noise alike. Zero-mean betas give
+    either chaotic nets (FP32 error 1e-5 to 1e-2 on real photos: useless for a
+    1e-5 comparison) or dead ones (uniform attention, outputs that ignore the
+    input: they hide bugs). The attention blocks stay selective (softmax
+    entropy ~0.9 of uniform)."""
     gen = torch.Generator().manual_seed(seed)
-    import os as _os
-    glo, ghi = float(_os.environ.get("G_LO", 0.5)), float(_os.environ.get("G_HI", 1.5))
-    g2lo, g2hi = float(_os.environ.get("G2_LO", 0.5)), float(_os.environ.get("G2_HI", 1.5))
-    bsd, bmu = float(_os.environ.get("B_SD", 0.2)), float(_os.environ.get("B_MU", 0.0))
     for m in model.modules():
-        if isinstance(m, yolo_arch.Conv):
-            lo, hi = (glo, ghi) if isinstance(m.act, nn.SiLU) else (g2lo, g2hi)
-            m.bn.weight.copy_(lo + (hi - lo) * torch.rand(m.bn.weight.shape, generator=gen))
-            m.bn.bias.copy_(bmu + bsd * torch.randn(m.bn.bias.shape, generator=gen))
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.copy_(0.5 + 0.5 * torch.rand(m.weight.shape, generator=gen))
+            m.bias.copy_(1.0 + 0.2 * torch.randn(m.bias.shape, generator=gen))
     head = model.model[-1]
     for branch in list(head.cv2) + list(head.cv3):
         last = branch[-1]

@@ -251,7 +251,6 @@ static void k_generic(void *ctx, void *y, const void *const *x, const int64_t *x
 
 /* float32 kernels ------------------------------------------------------------ */
 
-
 /* One kernel set per op: both vectors, vector-scalar, scalar-vector, and a fill for
  * two scalars. restrict parameters (not locals) are what lets GCC vectorize; the
  * variadic ops call them with Y == A, which is safe for element-wise bodies. */

@@ -21,6 +21,18 @@
 
 typedef float v4sf __attribute__((vector_size(16)));
 typedef int v4si __attribute__((vector_size(16)));
+typedef float v8sf __attribute__((vector_size(32)));
+typedef int v8si __attribute__((vector_size(32)));
+
+/* Kernels are written once as always-inline bodies and compiled twice: for
+ * the baseline ISA and, on x86-64, for AVX2 (chosen at run time). */
+#define INLINE static inline __attribute__((always_inline))
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_BUILD 1
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define HAVE_AVX2_BUILD 0
+#endif
 
 enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 
@@ -221,7 +233,8 @@ static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct co
     int64_t hp = p->in[1] + p->pb[1] + p->pe[1], wp = p->in[2] + p->pb[2] + p->pe[2];
     int64_t sh = p->s[1], sw = p->s[2];
 
-    if (p->nsp > 2 || p->in[0] != 1)
+    /* strided convolutions pack im2col faster than they split the image by phase */
+    if (p->nsp > 2 || p->in[0] != 1 || sh != 1 || sw != 1)
         return QB_OK;
     p->hq = (hp + sh - 1) / sh;
     p->wq = (wp + sw - 1) / sw;
@@ -326,39 +339,64 @@ struct im2col {
 };
 
 /* Panel-layout helpers: column j of a kc-row block lives at panel j / NR, lane j % NR. */
-static void put_zero(float *drow, int kc, int64_t j, int64_t len)
+INLINE void put_zero(float *drow, int kc, int64_t j, int64_t len)
 {
     while (len > 0) {
         int64_t l = j % NR, chunk = i64min(len, NR - l);
-        memset(drow + (j / NR) * kc * NR + l, 0, (size_t)chunk * sizeof(float));
+        float *d = drow + (j / NR) * kc * NR + l;
+        for (int64_t t = 0; t < chunk; t++)
+            d[t] = 0.0f;
         j += chunk;
         len -= chunk;
     }
 }
 
-static void put_copy(float *drow, int kc, int64_t j, const float *src, int64_t sw, int64_t len)
+/* d[t] = src[t] for t < n, 8 at a time */
+INLINE void copy_run1(float *d, const float *src, int64_t n)
+{
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        v8sf a;
+        memcpy(&a, src + t, sizeof(a));
+        memcpy(d + t, &a, sizeof(a));
+    }
+    for (; t < n; t++)
+        d[t] = src[t];
+}
+
+/* d[t] = src[2 t] for t < n: the even elements of 16-float loads, the last
+ * load shifted back one float so that it ends at src[2 n - 2] */
+INLINE void copy_run2(float *d, const float *src, int64_t n)
+{
+    int64_t t = 0;
+    for (; t + 8 <= n; t += 8) {
+        v8sf a, b;
+        if (t + 8 < n) {
+            memcpy(&a, src + 2 * t, sizeof(a));
+            memcpy(&b, src + 2 * t + 8, sizeof(b));
+            a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
+        } else {
+            if (t == 0)
+                break;
+            memcpy(&a, src + 2 * t - 1, sizeof(a));
+            memcpy(&b, src + 2 * t + 7, sizeof(b));
+            a = __builtin_shuffle(a, b, (v8si){1, 3, 5, 7, 9, 11, 13, 15});
+        }
+        memcpy(d + t, &a, sizeof(a));
+    }
+    for (; t < n; t++)
+        d[t] = src[2 * t];
+}
+
+INLINE void put_copy(float *drow, int kc, int64_t j, const float *src, int64_t sw, int64_t len)
 {
     while (len > 0) {
         int64_t l = j % NR, chunk = i64min(len, NR - l);
         float *d = drow + (j / NR) * kc * NR + l;
         if (sw == 1) {
-            if (chunk == NR)
-                memcpy(d, src, NR * sizeof(float));
-            else
-                for (int64_t t = 0; t < chunk; t++)
-                    d[t] = src[t];
+            copy_run1(d, src, chunk);
         } else if (sw == 2) {
-            /* even elements, four at a time while the 8-float load stays inside the run */
-            int64_t t = 0;
-            for (; t + 4 < chunk; t += 4) {
-                v4sf a, b;
-                memcpy(&a, src + 2 * t, sizeof(a));
-                memcpy(&b, src + 2 * t + 4, sizeof(b));
-                a = __builtin_shuffle(a, b, (v4si){0, 2, 4, 6});
-                memcpy(d + t, &a, sizeof(a));
-            }
-            for (; t < chunk; t++)
-                d[t] = src[2 * t];
+            copy_run2(d, src, chunk);
         } else {
             for (int64_t t = 0; t < chunk; t++)
                 d[t] = src[t * sw];
@@ -374,7 +412,7 @@ static void put_copy(float *drow, int kc, int64_t j, const float *src, int64_t s
 /* B[k][n] = x[ch][oz*s - p + fz*d][oy*s - p + fy*d][ox*s - p + fx*d] (0 in the
  * pads), k = (ch, fz, fy, fx), n = (oz, oy, ox). Walks each k row as runs along
  * output rows; no divisions inside the loops. */
-static void pack_im2col(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
+INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
 {
     const struct im2col *c = b->ctx;
     const int64_t D = c->in[0], H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
@@ -432,6 +470,18 @@ static void pack_im2col(const struct qb_sgemm_b *b, int k0, int kc, int n0, int 
         }
     }
 }
+
+static void pack_im2col(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
+{
+    pack_im2col_body(b, k0, kc, n0, nc, dst);
+}
+
+#if HAVE_AVX2_BUILD
+TARGET_AVX2 static void pack_im2col_avx2(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
+{
+    pack_im2col_body(b, k0, kc, n0, nc, dst);
+}
+#endif
 
 /* Conv: padded phase planes -------------------------------------------------- */
 
@@ -491,69 +541,142 @@ static void prep_channel(void *ctx, int ch)
 
 /* Conv: depthwise direct kernel --------------------------------------------- */
 
-/* y[i] += w * x[i * sx] for i < n */
-static void axpy(float *y, const float *x, int64_t sx, int64_t n, float w)
-{
-    int64_t i = 0;
-    if (sx == 1) {
-        v4sf wv = {w, w, w, w};
-        for (; i + 8 <= n; i += 8) {
-            v4sf a0, a1, b0, b1;
-            memcpy(&a0, y + i, sizeof(a0));
-            memcpy(&a1, y + i + 4, sizeof(a1));
-            memcpy(&b0, x + i, sizeof(b0));
-            memcpy(&b1, x + i + 4, sizeof(b1));
-            a0 += wv * b0;
-            a1 += wv * b1;
-            memcpy(y + i, &a0, sizeof(a0));
-            memcpy(y + i + 4, &a1, sizeof(a1));
-        }
-    }
-    for (; i < n; i++)
-        y[i] += w * x[i * sx];
-}
-
 struct dw_job {
     const struct conv_params *p;
     const float *x, *w, *b;
     float *y;
 };
 
-static void dw_plane(void *ctx, int item)
+/* One output element, every tap checked: bias, then the taps in (ky, kx) order
+ * (the vector path below adds in the same order, so both round alike). */
+INLINE float dw_point(const struct conv_params *p, const float *x, const float *w, float bias, int64_t oy,
+                      int64_t ox)
 {
-    const struct dw_job *j = ctx;
-    const struct conv_params *p = j->p;
-    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1], KW = p->k[2];
-    int64_t c = item % p->C;
-    const float *x = j->x + (int64_t)item * H * W, *w = j->w + c * KH * KW;
-    float *y = j->y + (int64_t)item * OH * OW;
-    float bias = j->b ? j->b[c] : 0.0f;
-
-    int64_t xlo[KW_CACHE], xhi[KW_CACHE];
-
-    for (int64_t kx = 0; kx < KW && kx < KW_CACHE; kx++)
-        tap_range(kx * p->d[2] - p->pb[2], p->s[2], W, OW, &xlo[kx], &xhi[kx]);
-    for (int64_t oy = 0; oy < OH; oy++) {
-        float *row = y + oy * OW;
-        for (int64_t ox = 0; ox < OW; ox++)
-            row[ox] = bias;
-        for (int64_t ky = 0; ky < KH; ky++) {
-            int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-            if (iy < 0 || iy >= H)
-                continue;
-            for (int64_t kx = 0; kx < KW; kx++) {
-                int64_t ix0 = kx * p->d[2] - p->pb[2], lo, hi;
-                if (kx < KW_CACHE) {
-                    lo = xlo[kx];
-                    hi = xhi[kx];
-                } else {
-                    tap_range(ix0, p->s[2], W, OW, &lo, &hi);
-                }
-                if (hi > lo)
-                    axpy(row + lo, x + iy * W + ix0 + lo * p->s[2], p->s[2], hi - lo, w[ky * KW + kx]);
-            }
+    const int64_t H = p->in[1], W = p->in[2], KH = p->k[1], KW = p->k[2];
+    float acc = bias;
+    for (int64_t ky = 0; ky < KH; ky++) {
+        int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+        if (iy < 0 || iy >= H)
+            continue;
+        for (int64_t kx = 0; kx < KW; kx++) {
+            int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2];
+            if (ix >= 0 && ix < W)
+                acc = acc + w[ky * KW + kx] * x[iy * W + ix];
         }
     }
+    return acc;
+}
+
+/* acc += wv * x[0 .. 8) (stride 1) or the even elements of x[0 .. 16) */
+INLINE void dw_tap(v8sf *acc, v8sf wv, const float *src, int64_t sw)
+{
+    v8sf a, b;
+    memcpy(&a, src, sizeof(a));
+    if (sw != 1) {
+        memcpy(&b, src + 8, sizeof(b));
+        a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
+    }
+    *acc = *acc + wv * a;
+}
+
+/* Plane `item` (image n, channel c): columns whose every tap is inside the
+ * image run 8 (and 32) at a time for strides 1 and 2, the rest point by point. */
+INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, const int64_t KW)
+{
+    const struct conv_params *p = j->p;
+    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1];
+    const int64_t pw = p->pb[2], dw = p->d[2], reach = (KW - 1) * dw;
+    const int64_t c = item % p->C;
+    const float *x = j->x + (int64_t)item * H * W, *w = j->w + c * KH * KW;
+    float *y = j->y + (int64_t)item * OH * OW;
+    const float bias = j->b ? j->b[c] : 0.0f;
+    /* vector columns: the first tap at or right of 0, the last load (which reads
+     * sw floats per lane) inside the row */
+    int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
+
+    if (sw > 2 || vhi > OW)
+        vhi = sw > 2 ? 0 : OW;
+    if (vhi < vlo)
+        vhi = vlo;
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *row = y + oy * OW;
+        int64_t ox = 0;
+        for (; ox < vlo && ox < OW; ox++)
+            row[ox] = dw_point(p, x, w, bias, oy, ox);
+        for (; ox + 32 <= vhi; ox += 32) {
+            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t ky = 0; ky < KH; ky++) {
+                int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float wt = w[ky * KW + kx];
+                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
+                    const float *src = x + iy * W + ox * sw + kx * dw - pw;
+                    dw_tap(&a0, wv, src, sw);
+                    dw_tap(&a1, wv, src + 8 * sw, sw);
+                    dw_tap(&a2, wv, src + 16 * sw, sw);
+                    dw_tap(&a3, wv, src + 24 * sw, sw);
+                }
+            }
+            memcpy(row + ox, &a0, sizeof(a0));
+            memcpy(row + ox + 8, &a1, sizeof(a1));
+            memcpy(row + ox + 16, &a2, sizeof(a2));
+            memcpy(row + ox + 24, &a3, sizeof(a3));
+        }
+        for (; ox < vhi && vhi - vlo >= 8; ox += 8) {
+            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
+            if (ox + 8 > vhi) /* the last block overlaps the previous one: same values again */
+                ox = vhi - 8;
+            for (int64_t ky = 0; ky < KH; ky++) {
+                int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+                if (iy < 0 || iy >= H)
+                    continue;
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float wt = w[ky * KW + kx];
+                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
+                    dw_tap(&a0, wv, x + iy * W + ox * sw + kx * dw - pw, sw);
+                }
+            }
+            memcpy(row + ox, &a0, sizeof(a0));
+        }
+        for (; ox < OW; ox++)
+            row[ox] = dw_point(p, x, w, bias, oy, ox);
+    }
+}
+
+/* Constant stride and width for the common 3-wide kernels, so that the tap
+ * loops unroll. */
+INLINE void dw_plane_body(const struct dw_job *j, int item)
+{
+    int64_t sw = j->p->s[2], kw = j->p->k[2];
+    if (sw == 1 && kw == 3)
+        dw_plane_rows(j, item, 1, 3);
+    else if (sw == 2 && kw == 3)
+        dw_plane_rows(j, item, 2, 3);
+    else
+        dw_plane_rows(j, item, sw, kw);
+}
+
+static void dw_plane(void *ctx, int item)
+{
+    dw_plane_body(ctx, item);
+}
+
+#if HAVE_AVX2_BUILD
+TARGET_AVX2 static void dw_plane_avx2(void *ctx, int item)
+{
+    dw_plane_body(ctx, item);
+}
+#endif
+
+static qb_pool_fn pick_dw(void)
+{
+#if HAVE_AVX2_BUILD
+    if (qb_sgemm_use_avx2())
+        return dw_plane_avx2;
+#endif
+    return dw_plane;
 }
 
 /* Conv: prepare / run --------------------------------------------------------- */
@@ -573,6 +696,12 @@ static void conv_release(void *state)
     free(s);
 }
 
+/* WIDE reads B in place (offset-row GEMM, its own A layout). */
+static bool rows_gemm(const struct conv_params *p)
+{
+    return p->kind == CONV_WIDE;
+}
+
 /* Geometry of the per-group GEMM: A is rows x depth, packed per group. */
 static void conv_gemm_shape(const struct conv_params *p, bool transpose, int *rows, int *depth)
 {
@@ -587,7 +716,7 @@ static void pack_weights(const struct conv_params *p, bool transpose, const floa
     conv_gemm_shape(p, transpose, &rows, &depth);
     if (transpose) /* W is [C, Mg, taps]: A(r, c) = W[(g*Cg + c) * Mg*taps + r] */
         qb_sgemm_pack_a(rows, depth, w + g * p->cg * rows, 1, rows, 1.0f, dst + g * group_floats, pool);
-    else if (p->kind == CONV_WIDE) /* W is [M, Cg, taps]: A(m, k) = W[(g*Mg + m) * Cg*taps + k] */
+    else if (rows_gemm(p)) /* W is [M, Cg, taps]: A(m, k) = W[(g*Mg + m) * Cg*taps + k] */
         qb_sgemm_pack_a_rows(rows, depth, w + g * rows * depth, depth, 1, dst + g * group_floats, pool);
     else
         qb_sgemm_pack_a(rows, depth, w + g * rows * depth, depth, 1, 1.0f, dst + g * group_floats, pool);
@@ -616,7 +745,7 @@ static enum qb_status prepare_common(const struct qb_graph *g, const struct qb_n
         return QB_OK;
     conv_gemm_shape(p, transpose, &rows, &depth);
     gf = round64(qb_sgemm_pack_a_size(rows, depth) * sizeof(float)) / sizeof(float);
-    *scratch = (p->kind == CONV_WIDE && !transpose ? 0 : qb_sgemm_scratch_size()) +
+    *scratch = (rows_gemm(p) && !transpose ? 0 : qb_sgemm_scratch_size()) +
                round64(col_floats(p, transpose) * sizeof(float));
     if (!(w->flags & QB_VALUE_CONST)) {
         *scratch += gf * sizeof(float);
@@ -660,8 +789,8 @@ static enum qb_status conv_scratch_split(const struct conv_params *p, bool trans
     cs->packed = s != NULL;
     cs->group_floats = s ? s->group_floats : round64(qb_sgemm_pack_a_size(rows, depth) * sizeof(float)) / sizeof(float);
     need = (s ? 0 : cs->group_floats * sizeof(float)) + cols +
-           (p->kind == CONV_WIDE && !transpose ? 0 : round64(qb_sgemm_scratch_size() / QB_SGEMM_SLOTS));
-    if (!at || ctx->scratch_size < need)
+           (rows_gemm(p) && !transpose ? 0 : round64(qb_sgemm_scratch_size() / QB_SGEMM_SLOTS));
+    if (need && (!at || ctx->scratch_size < need))
         return qb_errorf(NULL, QB_ERR_INTERNAL, "conv scratch too small");
     cs->pa = s ? s->pa : (float *)at;
     at += s ? 0 : cs->group_floats * sizeof(float);
@@ -684,7 +813,7 @@ static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *i
 
     if (p->kind == CONV_DEPTHWISE) {
         struct dw_job j = {.p = p, .x = x, .w = w, .b = bias, .y = y};
-        qb_pool_for(ctx->pool, (int)(p->N * p->C), dw_plane, &j);
+        qb_pool_for(ctx->pool, (int)(p->N * p->C), pick_dw(), &j);
         return QB_OK;
     }
     if ((st = conv_scratch_split(p, false, ctx, &cs)) != QB_OK)
@@ -723,6 +852,10 @@ static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *i
                 memcpy(geo.d, p->d, sizeof(geo.d));
                 memcpy(geo.pb, p->pb, sizeof(geo.pb));
                 src.pack = pack_im2col;
+#if HAVE_AVX2_BUILD
+                if (qb_sgemm_use_avx2())
+                    src.pack = pack_im2col_avx2;
+#endif
                 src.ctx = &geo;
             }
             qb_sgemm_packed((int)p->mg, (int)ohw, depth, pa, &src, yg, ohw, bg, 0, cs.gemm, cs.gemm_size, ctx->pool);

@@ -1,6 +1,7 @@
 /* Indexing and generating ops on any dtype (Gather, GatherElements, GatherND,
- * Expand, Tile, Pad, Range, ConstantOfShape, EyeLike, Trilu, OneHot, NonZero),
- * defined in index.c and listed in shape.c's table. */
+ * Expand, Tile, Pad, Range, ConstantOfShape, EyeLike, Trilu, OneHot, NonZero,
+ * ScatterElements, ScatterND, Compress), defined in index.c (indexing) and
+ * generate.c (replicating, padding, generating) and listed in shape.c's table. */
 #ifndef QB_OPS_INDEX_H
 #define QB_OPS_INDEX_H
 
@@ -21,6 +22,9 @@ QB_INDEX_OP(range)
 QB_INDEX_OP(constant_of_shape)
 QB_INDEX_OP(trilu)
 QB_INDEX_OP(onehot)
+QB_INDEX_OP(scatter_elements)
+QB_INDEX_OP(scatter_nd)
+QB_INDEX_OP(compress)
 
 /* EyeLike and NonZero produce their output at infer time (NonZero needs a constant input). */
 enum qb_status qb_eyelike_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err);

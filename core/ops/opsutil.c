@@ -69,6 +69,30 @@ int qb_opu_axis(int64_t axis, int rank)
     return (int)(axis < 0 ? axis + rank : axis);
 }
 
+enum qb_status qb_opu_alloc(struct qb_graph *g, size_t size, void **out, struct qb_error *err)
+{
+    *out = qb_arena_alloc(g->arena, size);
+    return *out ? QB_OK : qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
+}
+
+enum qb_status qb_opu_need_sized(const struct qb_graph *g, const struct qb_node *n, const struct qb_value *v,
+                                 struct qb_error *err)
+{
+    if (qb_dtype_size(v->dtype) == 0)
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "type %s is not supported", qb_dtype_name(v->dtype));
+    return QB_OK;
+}
+
+enum qb_dtype qb_opu_onnx_dtype(int64_t t)
+{
+    static const enum qb_dtype map[] = {
+        [1] = QB_DTYPE_F32, [2] = QB_DTYPE_U8,   [3] = QB_DTYPE_I8,   [4] = QB_DTYPE_U16,
+        [5] = QB_DTYPE_I16, [6] = QB_DTYPE_I32,  [7] = QB_DTYPE_I64,  [9] = QB_DTYPE_BOOL,
+        [10] = QB_DTYPE_F16, [11] = QB_DTYPE_F64, [12] = QB_DTYPE_U32, [13] = QB_DTYPE_U64,
+    };
+    return t > 0 && t < (int64_t)(sizeof(map) / sizeof(map[0])) ? map[t] : QB_DTYPE_UNDEFINED;
+}
+
 void qb_opu_set_out(struct qb_value *v, enum qb_dtype dt, int ndim, const int64_t *shape)
 {
     v->dtype = dt;

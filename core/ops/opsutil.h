@@ -55,6 +55,17 @@ enum qb_status qb_opu_const_floats(const struct qb_graph *g, const struct qb_nod
                                    const char *what, float *out, int max, int *count,
                                    struct qb_error *err);
 
+/* Zeroed memory for a node's params in g->arena; QB_ERR_NOMEM with a message. */
+enum qb_status qb_opu_alloc(struct qb_graph *g, size_t size, void **out, struct qb_error *err);
+
+/* QB_ERR_UNSUPPORTED for dtypes without an element size (string, undefined). */
+enum qb_status qb_opu_need_sized(const struct qb_graph *g, const struct qb_node *n, const struct qb_value *v,
+                                 struct qb_error *err);
+
+/* TensorProto.DataType number -> dtype; UNDEFINED for the types qbench does not
+ * compute on (string, complex, bfloat16, float8 ...). */
+enum qb_dtype qb_opu_onnx_dtype(int64_t t);
+
 /* Copies shape/dtype into v (output value of a node). */
 void qb_opu_set_out(struct qb_value *v, enum qb_dtype dt, int ndim, const int64_t *shape);
 
@@ -195,32 +206,45 @@ static inline qb_v4f qb_v4_sel(qb_v4i m, qb_v4f a, qb_v4f b)
     return (qb_v4f)(((qb_v4i)a & m) | ((qb_v4i)b & ~m));
 }
 
-/* qb_opu_expf on 4 lanes, same algorithm and accuracy; NaN stays NaN */
-static inline qb_v4f qb_v4_expf(qb_v4f x)
-{
-    const qb_v4f lo = {-104.0f, -104.0f, -104.0f, -104.0f}, hi = {89.0f, 89.0f, 89.0f, 89.0f};
-    qb_v4f t, m, nf, r, p, s1, s2;
-    qb_v4u n, n1, n2;
+/* exp(x) for x <= 0 on a float vector type VF (uint32 lanes VU), as qb_opu_expf but
+ * with one scaling step (2^(n+64) * 2^-64 stays exact down to subnormal results).
+ * Defined per vector width, with ATTR naming the target ISA of wider clones. NaN
+ * stays NaN; inputs above 0 are not supported. */
+#define QB_DEF_VEXPF_NEG(NAME, VF, VU, ATTR)                                                      \
+    static inline ATTR VF NAME(VF x)                                                               \
+    {                                                                                              \
+        VF t, m, nf, r, p, sc;                                                                     \
+        VU n, lo = (VU)(x < -104.0f);                                                              \
+        x = (VF)((lo & 0xC2D00000u) | (~lo & (VU)x)); /* max(x, -104.0f), NaN kept */             \
+        t = x * 1.44269504088896341f;                                                              \
+        m = t + 12582912.0f;                                                                       \
+        nf = m - 12582912.0f;                                                                      \
+        n = (VU)m - 0x4B400000u;                                                                   \
+        r = x - nf * 0.693359375f;                                                                 \
+        r = r - nf * -2.12194440e-4f;                                                              \
+        p = r * 1.9875691500e-4f + 1.3981999507e-3f;                                               \
+        p = p * r + 8.3334519073e-3f;                                                              \
+        p = p * r + 4.1665795894e-2f;                                                              \
+        p = p * r + 1.6666665459e-1f;                                                              \
+        p = p * r + 5.0000001201e-1f;                                                              \
+        p = p * r * r + r + 1.0f;                                                                  \
+        sc = (VF)((n + (127u + 64u)) << 23);                                                       \
+        return p * sc * 5.42101086242752217e-20f; /* 2^-64 */                                     \
+    }
 
-    x = qb_v4_sel(x < lo, lo, x);
-    x = qb_v4_sel(x > hi, hi, x);
-    t = x * 1.44269504088896341f;
-    m = t + 12582912.0f;
-    nf = m - 12582912.0f;
-    n = (qb_v4u)m - 0x4B400000u;
-    r = x - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    n1 = (qb_v4u)((qb_v4i)n / 2);
-    n2 = n - n1;
-    s1 = (qb_v4f)((n1 + 127u) << 23);
-    s2 = (qb_v4f)((n2 + 127u) << 23);
-    return p * s1 * s2;
+QB_DEF_VEXPF_NEG(qb_v4_expf_neg, qb_v4f, qb_v4u, )
+
+/* 8-lane AVX2 clones on x86-64, chosen at run time with qb_opu_avx2() */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define QB_OPU_HAVE_AVX2 1
+#define QB_OPU_AVX2 __attribute__((target("avx2")))
+typedef float qb_v8f __attribute__((vector_size(32)));
+typedef uint32_t qb_v8u __attribute__((vector_size(32)));
+QB_DEF_VEXPF_NEG(qb_v8_expf_neg, qb_v8f, qb_v8u, QB_OPU_AVX2)
+static inline int qb_opu_avx2(void)
+{
+    return __builtin_cpu_supports("avx2");
 }
+#endif
 
 #endif

@@ -16,8 +16,8 @@
 #define SP 3
 #define DIM_MAX ((int64_t)1 << 24)
 
-typedef float v4sf __attribute__((vector_size(16)));
-typedef int v4si __attribute__((vector_size(16)));
+typedef float v8sf __attribute__((vector_size(32)));
+typedef int v8si __attribute__((vector_size(32)));
 
 enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 enum pool_kind { POOL_MAX, POOL_AVG };
@@ -232,40 +232,7 @@ static enum qb_status avgpool_infer(struct qb_graph *g, struct qb_node *n, struc
 
 /* Windowed run ------------------------------------------------------------------ */
 
-static void max_row(float *y, const float *x, int64_t sx, int64_t n)
-{
-    int64_t i = 0;
-    if (sx == 1)
-        for (; i + 4 <= n; i += 4) {
-            v4sf a, b;
-            v4si ai, bi, m;
-            memcpy(&a, y + i, sizeof(a));
-            memcpy(&b, x + i, sizeof(b));
-            m = b > a;
-            memcpy(&ai, &a, sizeof(ai));
-            memcpy(&bi, &b, sizeof(bi));
-            ai = (ai & ~m) | (bi & m);
-            memcpy(y + i, &ai, sizeof(ai));
-        }
-    for (; i < n; i++)
-        if (x[i * sx] > y[i])
-            y[i] = x[i * sx];
-}
-
-static void add_row(float *y, const float *x, int64_t sx, int64_t n)
-{
-    int64_t i = 0;
-    if (sx == 1)
-        for (; i + 4 <= n; i += 4) {
-            v4sf a, b;
-            memcpy(&a, y + i, sizeof(a));
-            memcpy(&b, x + i, sizeof(b));
-            a += b;
-            memcpy(y + i, &a, sizeof(a));
-        }
-    for (; i < n; i++)
-        y[i] += x[i * sx];
-}
+#define INLINE static inline __attribute__((always_inline))
 
 /* Taps of dim i that an average over output position t divides by. */
 static int64_t avg_count(const struct pool_params *p, int i, int64_t t)
@@ -285,48 +252,247 @@ struct pool_job {
     int64_t *idx;
 };
 
-static void pool_plane(void *ctx, int item)
+/* One output element, every tap checked, in (kz, ky, kx) order; a NaN never
+ * wins a max (the vector path below computes the same). */
+INLINE float pool_point(const struct pool_params *p, const float *x, int64_t oz, int64_t oy, int64_t ox, bool is_max)
 {
-    const struct pool_job *j = ctx;
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    float acc = is_max ? -INFINITY : 0.0f;
+    for (int64_t kz = 0; kz < p->k[0]; kz++) {
+        int64_t iz = oz * p->s[0] - p->pb[0] + kz * p->d[0];
+        if (iz < 0 || iz >= D)
+            continue;
+        for (int64_t ky = 0; ky < p->k[1]; ky++) {
+            int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+            if (iy < 0 || iy >= H)
+                continue;
+            for (int64_t kx = 0; kx < p->k[2]; kx++) {
+                int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2];
+                float v;
+                if (ix < 0 || ix >= W)
+                    continue;
+                v = x[(iz * H + iy) * W + ix];
+                if (!is_max)
+                    acc = acc + v;
+                else if (v > acc)
+                    acc = v;
+            }
+        }
+    }
+    if (!is_max)
+        acc /= (float)(avg_count(p, 0, oz) * avg_count(p, 1, oy) * avg_count(p, 2, ox));
+    return acc;
+}
+
+/* acc = max(acc, x) or acc + x over 8 columns at stride sw (1 or 2) */
+INLINE void pool_tap(v8sf *acc, const float *src, int64_t sw, bool is_max)
+{
+    v8sf a, b;
+    memcpy(&a, src, sizeof(a));
+    if (sw != 1) {
+        memcpy(&b, src + 8, sizeof(b));
+        a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
+    }
+    if (is_max) {
+        v8si ai, ci, m = a > *acc;
+        memcpy(&ai, &a, sizeof(ai));
+        memcpy(&ci, acc, sizeof(ci));
+        ci = (ci & ~m) | (ai & m);
+        memcpy(acc, &ci, sizeof(ci));
+    } else {
+        *acc = *acc + a;
+    }
+}
+
+/* One plane: columns whose every tap lies in the image run 8 at a time (strides
+ * 1 and 2), with the output held in a register through all taps; the rest
+ * point by point. */
+INLINE void pool_plane_body(const struct pool_job *j, int item, bool is_max)
+{
     const struct pool_params *p = j->p;
-    const int64_t D = p->in[0], H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2];
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KW = p->k[2];
+    const int64_t sw = p->s[2], pw = p->pb[2], dw = p->d[2], reach = (KW - 1) * dw;
     const float *x = j->x + (int64_t)item * spatial_numel(p->in);
     float *y = j->y + (int64_t)item * spatial_numel(p->out);
-    float init = p->kind == POOL_MAX ? -INFINITY : 0.0f;
+    const float init = is_max ? -INFINITY : 0.0f;
+    int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
 
+    if (sw > 2 || vhi > OW)
+        vhi = sw > 2 ? 0 : OW;
+    if (vhi < vlo)
+        vhi = vlo;
     for (int64_t oz = 0; oz < p->out[0]; oz++)
         for (int64_t oy = 0; oy < OH; oy++) {
             float *row = y + (oz * OH + oy) * OW;
-            for (int64_t ox = 0; ox < OW; ox++)
-                row[ox] = init;
-            for (int64_t kz = 0; kz < p->k[0]; kz++) {
-                int64_t iz = oz * p->s[0] - p->pb[0] + kz * p->d[0];
-                if (iz < 0 || iz >= D)
-                    continue;
-                for (int64_t ky = 0; ky < p->k[1]; ky++) {
-                    int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                    if (iy < 0 || iy >= H)
+            float div = is_max ? 1.0f : (float)(avg_count(p, 0, oz) * avg_count(p, 1, oy) * KW);
+            int64_t ox = 0;
+            for (; ox < vlo && ox < OW; ox++)
+                row[ox] = pool_point(p, x, oz, oy, ox, is_max);
+            for (; ox + 8 <= vhi || (is_max && ox < vhi && vhi - vlo >= 8); ox += 8) {
+                v8sf acc = {init, init, init, init, init, init, init, init};
+                if (ox + 8 > vhi) /* max is idempotent: the last block overlaps the previous one */
+                    ox = vhi - 8;
+                for (int64_t kz = 0; kz < p->k[0]; kz++) {
+                    int64_t iz = oz * p->s[0] - p->pb[0] + kz * p->d[0];
+                    if (iz < 0 || iz >= D)
                         continue;
-                    for (int64_t kx = 0; kx < p->k[2]; kx++) {
-                        int64_t ix0 = kx * p->d[2] - p->pb[2], lo, hi;
-                        const float *src;
-                        tap_range(ix0, p->s[2], W, OW, &lo, &hi);
-                        if (hi <= lo)
+                    for (int64_t ky = 0; ky < p->k[1]; ky++) {
+                        int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
+                        if (iy < 0 || iy >= H)
                             continue;
-                        src = x + (iz * H + iy) * W + ix0 + lo * p->s[2];
-                        if (p->kind == POOL_MAX)
-                            max_row(row + lo, src, p->s[2], hi - lo);
-                        else
-                            add_row(row + lo, src, p->s[2], hi - lo);
+                        for (int64_t kx = 0; kx < KW; kx++)
+                            pool_tap(&acc, x + (iz * H + iy) * W + ox * sw - pw + kx * dw, sw, is_max);
                     }
                 }
+                if (!is_max)
+                    acc = acc / (v8sf){div, div, div, div, div, div, div, div};
+                memcpy(row + ox, &acc, sizeof(acc));
             }
-            if (p->kind == POOL_AVG) {
-                int64_t czy = avg_count(p, 0, oz) * avg_count(p, 1, oy);
-                for (int64_t ox = 0; ox < OW; ox++)
-                    row[ox] /= (float)(czy * avg_count(p, 2, ox));
-            }
+            for (; ox < OW; ox++)
+                row[ox] = pool_point(p, x, oz, oy, ox, is_max);
         }
+}
+
+#define PAD_MAX 16384 /* floats of a padded plane on the stack */
+
+/* 1-D/2-D planes that fit PAD_MAX: the plane is first copied into a buffer
+ * padded with the identity (-inf for max, 0 for sums), so every window reads
+ * only that buffer and every column runs in vectors. Same values and order as
+ * pool_plane_body (padding never wins a max and adds nothing to a sum). */
+static int64_t padded_width(const struct pool_params *p)
+{
+    int64_t a = p->in[2] + p->pb[2] + p->pe[2], b = (p->out[2] - 1) * p->s[2] + (p->k[2] - 1) * p->d[2] + 1;
+    return (a > b ? a : b) + 16; /* + stride-2 loads past the last column */
+}
+
+static int64_t padded_height(const struct pool_params *p)
+{
+    int64_t a = p->in[1] + p->pb[1] + p->pe[1], b = (p->out[1] - 1) * p->s[1] + (p->k[1] - 1) * p->d[1] + 1;
+    return a > b ? a : b;
+}
+
+static bool use_padded(const struct pool_params *p)
+{
+    return p->in[0] == 1 && p->out[2] <= PAD_MAX && padded_height(p) * padded_width(p) <= PAD_MAX;
+}
+
+INLINE void pool_padded_body(const struct pool_job *j, int item, bool is_max)
+{
+    const struct pool_params *p = j->p;
+    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1], KW = p->k[2];
+    const int64_t sh = p->s[1], sw = p->s[2], dh = p->d[1], dw = p->d[2];
+    const int64_t Hp = padded_height(p), Wp = padded_width(p);
+    const float *x = j->x + (int64_t)item * H * W;
+    float *y = j->y + (int64_t)item * OH * OW;
+    const float init = is_max ? -INFINITY : 0.0f;
+    float pad[PAD_MAX], aux[PAD_MAX]; /* aux: column counts (average) or row maxima (max) */
+    float *cx = aux;
+
+    for (int64_t r = 0; r < Hp; r++) {
+        float *pr = pad + r * Wp;
+        int64_t iy = r - p->pb[1];
+        if (iy < 0 || iy >= H) {
+            for (int64_t c = 0; c < Wp; c++)
+                pr[c] = init;
+            continue;
+        }
+        for (int64_t c = 0; c < p->pb[2]; c++)
+            pr[c] = init;
+        memcpy(pr + p->pb[2], x + iy * W, (size_t)W * sizeof(float));
+        for (int64_t c = p->pb[2] + W; c < Wp; c++)
+            pr[c] = init;
+    }
+    if (!is_max)
+        for (int64_t ox = 0; ox < OW; ox++)
+            cx[ox] = (float)avg_count(p, 2, ox);
+    if (is_max && sw <= 2 && OW >= 8) {
+        /* separable: the max over each padded row's kx taps, then over ky */
+        for (int64_t r = 0; r < Hp; r++)
+            for (int64_t ox = 0; ox < OW; ox += 8) {
+                v8sf acc = {init, init, init, init, init, init, init, init};
+                if (ox + 8 > OW)
+                    ox = OW - 8;
+                for (int64_t kx = 0; kx < KW; kx++)
+                    pool_tap(&acc, pad + r * Wp + ox * sw + kx * dw, sw, true);
+                memcpy(aux + r * OW + ox, &acc, sizeof(acc));
+            }
+        for (int64_t oy = 0; oy < OH; oy++)
+            for (int64_t ox = 0; ox < OW; ox += 8) {
+                v8sf acc = {init, init, init, init, init, init, init, init};
+                if (ox + 8 > OW)
+                    ox = OW - 8;
+                for (int64_t ky = 0; ky < KH; ky++)
+                    pool_tap(&acc, aux + (oy * sh + ky * dh) * OW + ox, 1, true);
+                memcpy(y + oy * OW + ox, &acc, sizeof(acc));
+            }
+        return;
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *row = y + oy * OW;
+        const float *top = pad + oy * sh * Wp;
+        int64_t ox = 0;
+        if (sw <= 2)
+            for (; ox + 8 <= OW || (is_max && ox < OW && OW >= 8); ox += 8) {
+                v8sf acc = {init, init, init, init, init, init, init, init};
+                if (ox + 8 > OW) /* max is idempotent: the last block overlaps the previous one */
+                    ox = OW - 8;
+                for (int64_t ky = 0; ky < KH; ky++)
+                    for (int64_t kx = 0; kx < KW; kx++)
+                        pool_tap(&acc, top + ky * dh * Wp + ox * sw + kx * dw, sw, is_max);
+                memcpy(row + ox, &acc, sizeof(acc));
+            }
+        for (; ox < OW; ox++) {
+            float acc = init;
+            for (int64_t ky = 0; ky < KH; ky++)
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float v = top[ky * dh * Wp + ox * sw + kx * dw];
+                    if (!is_max)
+                        acc = acc + v;
+                    else if (v > acc)
+                        acc = v;
+                }
+            row[ox] = acc;
+        }
+        if (!is_max) {
+            float cy = (float)avg_count(p, 1, oy);
+            for (ox = 0; ox < OW; ox++)
+                row[ox] /= cy * cx[ox];
+        }
+    }
+}
+
+INLINE void pool_any_body(const struct pool_job *j, int item, bool is_max)
+{
+    if (use_padded(j->p))
+        pool_padded_body(j, item, is_max);
+    else
+        pool_plane_body(j, item, is_max);
+}
+
+static void maxpool_plane(void *ctx, int item) { pool_any_body(ctx, item, true); }
+static void avgpool_plane(void *ctx, int item) { pool_any_body(ctx, item, false); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_BUILD 1
+__attribute__((target("avx2"))) static void maxpool_plane_avx2(void *ctx, int item)
+{
+    pool_any_body(ctx, item, true);
+}
+__attribute__((target("avx2"))) static void avgpool_plane_avx2(void *ctx, int item)
+{
+    pool_any_body(ctx, item, false);
+}
+#else
+#define HAVE_AVX2_BUILD 0
+#endif
+
+static qb_pool_fn pick_plane(enum pool_kind kind)
+{
+#if HAVE_AVX2_BUILD
+    if (__builtin_cpu_supports("avx2"))
+        return kind == POOL_MAX ? maxpool_plane_avx2 : avgpool_plane_avx2;
+#endif
+    return kind == POOL_MAX ? maxpool_plane : avgpool_plane;
 }
 
 /* MaxPool with Indices: element by element, the first maximum wins. */
@@ -379,7 +545,7 @@ static enum qb_status pool_run(const struct qb_node *n, const struct qb_tview *i
         j.idx = out[1].data;
         qb_pool_for(pool, (int)(p->N * p->C), maxidx_plane, &j);
     } else {
-        qb_pool_for(pool, (int)(p->N * p->C), pool_plane, &j);
+        qb_pool_for(pool, (int)(p->N * p->C), pick_plane(p->kind), &j);
     }
     return QB_OK;
 }

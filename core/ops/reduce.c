@@ -1,5 +1,6 @@
 /* Reductions along axes: Softmax, LogSoftmax, Hardmax, Reduce{Sum,Mean,Max,Min,
- * Prod,L1,L2,LogSum,LogSumExp,SumSquare}, ArgMax, ArgMin, CumSum, TopK.
+ * Prod,L1,L2,LogSum,LogSumExp,SumSquare}; the table also lists scan.c's ArgMax,
+ * ArgMin, CumSum and TopK.
  *
  * Most of them see the input as [O, R, I]: O and I kept, R reduced (one axis, or
  * several adjacent ones). Work items are (o, tile of I); a tile's accumulators live
@@ -11,14 +12,9 @@
 
 #include "../op.h"
 #include "opsutil.h"
+#include "scan.h"
 
 #define TILE 64
-
-static enum qb_status alloc_params(struct qb_graph *g, size_t size, void **out, struct qb_error *err)
-{
-    *out = qb_arena_alloc(g->arena, size);
-    return *out ? QB_OK : qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
-}
 
 /* [O, R, I] of a tensor for the dims [a, b) reduced */
 struct ori {
@@ -59,7 +55,7 @@ static enum qb_status softmax_infer(struct qb_graph *g, struct qb_node *n, struc
     if (a < 0 && !(g->opset < 13 && axis == x->ndim && x->ndim == 0))
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "axis %lld is out of range for rank %d", (long long)axis,
                               x->ndim);
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->kind = strcmp(n->op_type, "LogSoftmax") == 0 ? SM_LOG : strcmp(n->op_type, "Hardmax") == 0 ? SM_HARD : SM_SOFTMAX;
     p->axis = a < 0 ? 0 : a;
@@ -77,130 +73,172 @@ struct sm_job {
     int64_t tiles; /* tiles per o along I */
 };
 
-/* one contiguous row of R values */
-static void sm_row(enum sm_kind kind, const float *restrict x, float *restrict y, int64_t R)
+/* Hardmax: 1 at the first maximum of each group of R values at stride I */
+static void hardmax(const float *x, float *y, int64_t R, int64_t I, int64_t t)
 {
-    qb_v4f mv = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, sv = {0, 0, 0, 0};
-    float m = -INFINITY, sum = 0;
-    int64_t i = 0, best = 0;
-
-    if (kind == SM_HARD) {
-        for (int64_t k = 1; k < R; k++)
-            if (x[k] > x[best])
-                best = k;
-        for (int64_t k = 0; k < R; k++)
-            y[k] = k == best ? 1.0f : 0.0f;
-        return;
-    }
-    for (; i + 4 <= R; i += 4) {
-        qb_v4f v = qb_v4_load(x + i);
-        mv = qb_v4_sel(v > mv, v, mv);
-    }
-    for (int k = 0; k < 4; k++)
-        m = mv[k] > m ? mv[k] : m;
-    for (; i < R; i++)
-        m = x[i] > m ? x[i] : m;
-    for (int64_t k = 0; k < R; k++)
-        if (x[k] != x[k])
-            m = x[k]; /* NaN anywhere: every output is NaN */
-    for (i = 0; i + 4 <= R; i += 4) {
-        qb_v4f e = qb_v4_expf(qb_v4_load(x + i) - m);
-        sv += e;
-        if (kind == SM_SOFTMAX)
-            qb_v4_store(y + i, e);
-    }
-    sum = (sv[0] + sv[1]) + (sv[2] + sv[3]);
-    for (; i < R; i++) {
-        float e = qb_opu_expf(x[i] - m);
-        sum += e;
-        if (kind == SM_SOFTMAX)
-            y[i] = e;
-    }
-    if (kind == SM_LOG) {
-        float ls = logf(sum) + m;
-        for (int64_t k = 0; k < R; k++)
-            y[k] = x[k] - ls;
-    } else {
-        float inv = 1.0f / sum;
-        for (int64_t k = 0; k < R; k++)
-            y[k] *= inv;
-    }
-}
-
-/* R values at stride I for a tile of t <= TILE adjacent columns */
-static void sm_cols(enum sm_kind kind, const float *x, float *y, int64_t R, int64_t I, int64_t t)
-{
-    float m[TILE], s[TILE];
-    int64_t best[TILE];
-
     for (int64_t j = 0; j < t; j++) {
-        m[j] = x[j];
-        s[j] = 0;
-    }
-    for (int64_t r = 1; r < R; r++)
-        for (int64_t j = 0; j < t; j++) {
-            float v = x[r * I + j];
-            if (v > m[j] || v != v)
-                m[j] = v; /* once NaN, stays NaN: every output of the column is NaN */
-        }
-    if (kind == SM_HARD) {
-        for (int64_t j = 0; j < t; j++) {
-            float mm = x[j];
-            best[j] = 0;
-            for (int64_t r = 1; r < R; r++)
-                if (x[r * I + j] > mm) {
-                    mm = x[r * I + j];
-                    best[j] = r;
-                }
-        }
+        int64_t best = 0;
+        for (int64_t r = 1; r < R; r++)
+            if (x[r * I + j] > x[best * I + j])
+                best = r;
         for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < t; j++)
-                y[r * I + j] = r == best[j] ? 1.0f : 0.0f;
-        return;
-    }
-    for (int64_t r = 0; r < R; r++) {
-        const float *xr = x + r * I;
-        float *yr = y + r * I;
-        int64_t j = 0;
-        for (; j + 4 <= t; j += 4) {
-            qb_v4f e = qb_v4_expf(qb_v4_load(xr + j) - qb_v4_load(m + j));
-            qb_v4_store(s + j, qb_v4_load(s + j) + e);
-            if (kind == SM_SOFTMAX)
-                qb_v4_store(yr + j, e);
-        }
-        for (; j < t; j++) {
-            float e = qb_opu_expf(xr[j] - m[j]);
-            s[j] += e;
-            if (kind == SM_SOFTMAX)
-                yr[j] = e;
-        }
-    }
-    if (kind == SM_LOG) {
-        for (int64_t j = 0; j < t; j++)
-            s[j] = logf(s[j]) + m[j];
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < t; j++)
-                y[r * I + j] = x[r * I + j] - s[j];
-    } else {
-        for (int64_t j = 0; j < t; j++)
-            s[j] = 1.0f / s[j];
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t j = 0; j < t; j++)
-                y[r * I + j] *= s[j];
+            y[r * I + j] = r == best ? 1.0f : 0.0f;
     }
 }
+
+/* Softmax and LogSoftmax kernels per vector width: a contiguous row of R values, or
+ * a tile of t <= TILE adjacent columns of R values at stride I. The running max keeps
+ * a NaN once it met one, so a NaN anywhere in a group makes the whole group NaN. */
+#define DEF_SOFTMAX(SFX, VF, VU, W, EXPF, ATTR)                                                    \
+    static ATTR void sm_row_##SFX(enum sm_kind kind, const float *restrict x, float *restrict y,   \
+                                  int64_t R)                                                       \
+    {                                                                                              \
+        VF mv, sv;                                                                                 \
+        float m = -INFINITY, sum = 0;                                                              \
+        int64_t i = 0;                                                                             \
+        for (int k = 0; k < W; k++) {                                                              \
+            mv[k] = -INFINITY;                                                                     \
+            sv[k] = 0;                                                                             \
+        }                                                                                          \
+        for (; i + W <= R; i += W) {                                                               \
+            VF v;                                                                                  \
+            VU up;                                                                                 \
+            memcpy(&v, x + i, sizeof(v));                                                          \
+            up = (VU)(v > mv) | (VU)(v != v);                                                      \
+            mv = (VF)((up & (VU)v) | (~up & (VU)mv));                                              \
+        }                                                                                          \
+        for (int k = 0; k < W; k++)                                                                \
+            m = (mv[k] > m || mv[k] != mv[k] || m != m) ? (m != m ? m : mv[k]) : m;                \
+        for (; i < R; i++)                                                                         \
+            m = (x[i] > m || x[i] != x[i]) && m == m ? x[i] : m;                                   \
+        for (i = 0; i + W <= R; i += W) {                                                          \
+            VF v, e;                                                                               \
+            memcpy(&v, x + i, sizeof(v));                                                          \
+            e = EXPF(v - m);                                                                       \
+            sv += e;                                                                               \
+            if (kind == SM_SOFTMAX)                                                                \
+                memcpy(y + i, &e, sizeof(e));                                                      \
+        }                                                                                          \
+        for (int k = 0; k < W; k++)                                                                \
+            sum += sv[k];                                                                          \
+        for (; i < R; i++) {                                                                       \
+            float e = qb_opu_expf(x[i] - m);                                                       \
+            sum += e;                                                                              \
+            if (kind == SM_SOFTMAX)                                                                \
+                y[i] = e;                                                                          \
+        }                                                                                          \
+        if (kind == SM_LOG) {                                                                      \
+            float ls = logf(sum) + m;                                                              \
+            for (i = 0; i + W <= R; i += W) {                                                      \
+                VF v;                                                                              \
+                memcpy(&v, x + i, sizeof(v));                                                      \
+                v = v - ls;                                                                        \
+                memcpy(y + i, &v, sizeof(v));                                                      \
+            }                                                                                      \
+            for (; i < R; i++)                                                                     \
+                y[i] = x[i] - ls;                                                                  \
+        } else {                                                                                   \
+            float inv = 1.0f / sum;                                                                \
+            for (i = 0; i + W <= R; i += W) {                                                      \
+                VF v;                                                                              \
+                memcpy(&v, y + i, sizeof(v));                                                      \
+                v = v * inv;                                                                       \
+                memcpy(y + i, &v, sizeof(v));                                                      \
+            }                                                                                      \
+            for (; i < R; i++)                                                                     \
+                y[i] *= inv;                                                                       \
+        }                                                                                          \
+    }                                                                                              \
+                                                                                                   \
+    static ATTR void sm_cols_##SFX(enum sm_kind kind, const float *restrict x, float *restrict y,  \
+                                   int64_t R, int64_t I, int64_t t)                                \
+    {                                                                                              \
+        float m[TILE], s[TILE];                                                                    \
+        int64_t tv = t / W * W;                                                                    \
+        for (int64_t j = 0; j < t; j++) {                                                          \
+            m[j] = x[j];                                                                           \
+            s[j] = 0;                                                                              \
+        }                                                                                          \
+        for (int64_t r = 1; r < R; r++) {                                                          \
+            const float *xr = x + r * I;                                                           \
+            for (int64_t j = 0; j < tv; j += W) {                                                  \
+                VF v, mv;                                                                          \
+                VU up;                                                                             \
+                memcpy(&v, xr + j, sizeof(v));                                                     \
+                memcpy(&mv, m + j, sizeof(mv));                                                    \
+                up = ((VU)(v > mv) | (VU)(v != v)) & (VU)(mv == mv);                               \
+                mv = (VF)((up & (VU)v) | (~up & (VU)mv));                                          \
+                memcpy(m + j, &mv, sizeof(mv));                                                    \
+            }                                                                                      \
+            for (int64_t j = tv; j < t; j++)                                                       \
+                m[j] = (xr[j] > m[j] || xr[j] != xr[j]) && m[j] == m[j] ? xr[j] : m[j];            \
+        }                                                                                          \
+        for (int64_t r = 0; r < R; r++) {                                                          \
+            const float *xr = x + r * I;                                                           \
+            float *yr = y + r * I;                                                                 \
+            for (int64_t j = 0; j < tv; j += W) {                                                  \
+                VF v, mv, sv, e;                                                                   \
+                memcpy(&v, xr + j, sizeof(v));                                                     \
+                memcpy(&mv, m + j, sizeof(mv));                                                    \
+                memcpy(&sv, s + j, sizeof(sv));                                                    \
+                e = EXPF(v - mv);                                                                  \
+                sv += e;                                                                           \
+                memcpy(s + j, &sv, sizeof(sv));                                                    \
+                if (kind == SM_SOFTMAX)                                                            \
+                    memcpy(yr + j, &e, sizeof(e));                                                 \
+            }                                                                                      \
+            for (int64_t j = tv; j < t; j++) {                                                     \
+                float e = qb_opu_expf(xr[j] - m[j]);                                               \
+                s[j] += e;                                                                         \
+                if (kind == SM_SOFTMAX)                                                            \
+                    yr[j] = e;                                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        for (int64_t j = 0; j < t; j++)                                                            \
+            s[j] = kind == SM_LOG ? logf(s[j]) + m[j] : 1.0f / s[j];                               \
+        for (int64_t r = 0; r < R; r++) {                                                          \
+            const float *xr = x + r * I;                                                           \
+            float *yr = y + r * I;                                                                 \
+            for (int64_t j = 0; j < tv; j += W) {                                                  \
+                VF v, sv;                                                                          \
+                memcpy(&sv, s + j, sizeof(sv));                                                    \
+                memcpy(&v, (kind == SM_LOG ? xr : yr) + j, sizeof(v));                             \
+                v = kind == SM_LOG ? v - sv : v * sv;                                              \
+                memcpy(yr + j, &v, sizeof(v));                                                     \
+            }                                                                                      \
+            for (int64_t j = tv; j < t; j++)                                                       \
+                yr[j] = kind == SM_LOG ? xr[j] - s[j] : yr[j] * s[j];                              \
+        }                                                                                          \
+    }
+
+DEF_SOFTMAX(v4, qb_v4f, qb_v4u, 4, qb_v4_expf_neg, )
+#ifdef QB_OPU_HAVE_AVX2
+DEF_SOFTMAX(v8, qb_v8f, qb_v8u, 8, qb_v8_expf_neg, QB_OPU_AVX2)
+#endif
 
 static void sm_range(void *ctx, int64_t b, int64_t e)
 {
     const struct sm_job *j = ctx;
+    enum sm_kind kind = j->p->kind;
+#ifdef QB_OPU_HAVE_AVX2
+    bool wide = qb_opu_avx2();
+#endif
     for (int64_t w = b; w < e; w++) {
         int64_t o = w / j->tiles, i0 = (w % j->tiles) * TILE;
         int64_t t = j->s.I - i0 < TILE ? j->s.I - i0 : TILE;
         size_t off = (size_t)(o * j->s.R * j->s.I + i0);
-        if (j->s.I == 1)
-            sm_row(j->p->kind, j->x + off, j->y + off, j->s.R);
+        if (kind == SM_HARD)
+            hardmax(j->x + off, j->y + off, j->s.R, j->s.I, t);
+#ifdef QB_OPU_HAVE_AVX2
+        else if (wide && j->s.I == 1)
+            sm_row_v8(kind, j->x + off, j->y + off, j->s.R);
+        else if (wide)
+            sm_cols_v8(kind, j->x + off, j->y + off, j->s.R, j->s.I, t);
+#endif
+        else if (j->s.I == 1)
+            sm_row_v4(kind, j->x + off, j->y + off, j->s.R);
         else
-            sm_cols(j->p->kind, j->x + off, j->y + off, j->s.R, j->s.I, t);
+            sm_cols_v4(kind, j->x + off, j->y + off, j->s.R, j->s.I, t);
     }
 }
 
@@ -273,7 +311,7 @@ static enum qb_status reduce_infer(struct qb_graph *g, struct qb_node *n, struct
         st = qb_opu_const_ints(g, n, 1, "axes", axes, QB_MAX_DIMS, &cnt, err);
     if (st != QB_OK)
         return st;
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->op = red_ops[k].op;
     p->dtype = x->dtype;
@@ -568,257 +606,6 @@ static enum qb_status reduce_run(const struct qb_node *n, const struct qb_tview 
     return QB_OK;
 }
 
-/* ArgMax, ArgMin ---------------------------------------------------------------------------- */
-
-struct arg_params {
-    int axis;
-    bool is_max, last;
-};
-
-static enum qb_status arg_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
-{
-    const struct qb_value *x = qb_node_in(g, n, 0);
-    int64_t axis, keepdims, last, shape[QB_MAX_DIMS];
-    struct arg_params *p;
-    enum qb_status st;
-    int a, nd = 0;
-
-    if (x->dtype != QB_DTYPE_F32 && !qb_opu_is_int(x->dtype) && x->dtype != QB_DTYPE_F64)
-        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input type %s is not supported", qb_dtype_name(x->dtype));
-    if ((st = qb_node_attr_int(g, n, "axis", 0, &axis, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "keepdims", 1, &keepdims, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "select_last_index", 0, &last, err)) != QB_OK)
-        return st;
-    if ((a = qb_opu_axis(axis, x->ndim)) < 0)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "axis %lld is out of range for rank %d", (long long)axis,
-                              x->ndim);
-    if (x->shape[a] == 0)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "cannot take the arg of an empty axis");
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
-        return st;
-    p->axis = a;
-    p->is_max = strcmp(n->op_type, "ArgMax") == 0;
-    p->last = last != 0;
-    for (int d = 0; d < x->ndim; d++)
-        if (d != a || keepdims)
-            shape[nd++] = d == a ? 1 : x->shape[d];
-    qb_opu_set_out(qb_node_out(g, n, 0), QB_DTYPE_I64, nd, shape);
-    n->params = p;
-    return QB_OK;
-}
-
-static enum qb_status arg_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
-                              const struct qb_kctx *ctx)
-{
-    const struct arg_params *p = n->params;
-    struct ori s = ori_of(&in[0], p->axis, p->axis + 1);
-    enum qb_dtype t = in[0].dtype;
-    enum qb_num_dom dom = qb_num_domain(t);
-    size_t es = qb_dtype_size(t);
-    int64_t *y = out[0].data;
-
-    (void)ctx;
-    for (int64_t o = 0; o < s.O; o++)
-        for (int64_t i = 0; i < s.I; i++) {
-            const char *x = (const char *)in[0].data + (size_t)(o * s.R * s.I + i) * es;
-            int64_t best = 0;
-            union qb_num bv = qb_num_load(t, x);
-            for (int64_t r = 1; r < s.R; r++) {
-                union qb_num v = qb_num_load(t, x + (size_t)(r * s.I) * es);
-                int c = dom == QB_NUM_F ? (v.f > bv.f) - (v.f < bv.f)
-                      : dom == QB_NUM_I ? (v.i > bv.i) - (v.i < bv.i)
-                                        : (v.u > bv.u) - (v.u < bv.u);
-                if (!p->is_max)
-                    c = -c;
-                if (c > 0 || (c == 0 && p->last && !(dom == QB_NUM_F && v.f != v.f))) {
-                    best = r;
-                    bv = v;
-                }
-            }
-            y[o * s.I + i] = best;
-        }
-    return QB_OK;
-}
-
-/* CumSum ------------------------------------------------------------------------------------ */
-
-struct cumsum_params {
-    int axis;
-    bool exclusive, reverse;
-};
-
-static enum qb_status cumsum_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
-{
-    const struct qb_value *x = qb_node_in(g, n, 0);
-    int64_t axis[1], ex, rev;
-    struct cumsum_params *p;
-    enum qb_status st;
-    int cnt, a;
-
-    if (x->dtype != QB_DTYPE_F32 && x->dtype != QB_DTYPE_F64 && x->dtype != QB_DTYPE_I32 && x->dtype != QB_DTYPE_I64)
-        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input type %s is not supported", qb_dtype_name(x->dtype));
-    if ((st = qb_opu_const_ints(g, n, 1, "axis", axis, 1, &cnt, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "exclusive", 0, &ex, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "reverse", 0, &rev, err)) != QB_OK)
-        return st;
-    if (cnt != 1 || (a = qb_opu_axis(axis[0], x->ndim)) < 0)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "axis must be one value within the rank");
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
-        return st;
-    p->axis = a;
-    p->exclusive = ex != 0;
-    p->reverse = rev != 0;
-    qb_opu_set_out(qb_node_out(g, n, 0), x->dtype, x->ndim, x->shape);
-    n->params = p;
-    return QB_OK;
-}
-
-static enum qb_status cumsum_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
-                                 const struct qb_kctx *ctx)
-{
-    const struct cumsum_params *p = n->params;
-    struct ori s = ori_of(&in[0], p->axis, p->axis + 1);
-    enum qb_dtype t = in[0].dtype;
-    enum qb_num_dom dom = qb_num_domain(t);
-    size_t es = qb_dtype_size(t);
-
-    (void)ctx;
-    for (int64_t o = 0; o < s.O; o++)
-        for (int64_t i = 0; i < s.I; i++) {
-            union qb_num acc = {.i = 0};
-            for (int64_t k = 0; k < s.R; k++) {
-                int64_t r = p->reverse ? s.R - 1 - k : k;
-                size_t off = (size_t)((o * s.R + r) * s.I + i) * es;
-                union qb_num v = qb_num_load(t, (const char *)in[0].data + off);
-                if (p->exclusive)
-                    qb_num_store(t, (char *)out[0].data + off, acc, dom);
-                if (dom == QB_NUM_F)
-                    acc.f = t == QB_DTYPE_F32 ? (double)((float)acc.f + (float)v.f) : acc.f + v.f;
-                else
-                    acc.u += v.u;
-                if (!p->exclusive)
-                    qb_num_store(t, (char *)out[0].data + off, acc, dom);
-            }
-        }
-    return QB_OK;
-}
-
-/* TopK ------------------------------------------------------------------------------------------ */
-
-struct topk_params {
-    int axis;
-    int64_t k;
-    bool largest;
-};
-
-static enum qb_status topk_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
-{
-    const struct qb_value *x = qb_node_in(g, n, 0);
-    int64_t axis, largest = 1, sorted = 1, k[1], shape[QB_MAX_DIMS];
-    struct topk_params *p;
-    enum qb_status st;
-    int cnt, a;
-
-    if (x->dtype != QB_DTYPE_F32 && x->dtype != QB_DTYPE_I64 && x->dtype != QB_DTYPE_I32)
-        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input type %s is not supported", qb_dtype_name(x->dtype));
-    if ((st = qb_node_attr_int(g, n, "axis", -1, &axis, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "largest", 1, &largest, err)) != QB_OK ||
-        (st = qb_node_attr_int(g, n, "sorted", 1, &sorted, err)) != QB_OK)
-        return st;
-    if (g->opset < 10) {
-        if ((st = qb_node_attr_int(g, n, "k", -1, &k[0], err)) != QB_OK)
-            return st;
-        cnt = 1;
-    } else if ((st = qb_opu_const_ints(g, n, 1, "K", k, 1, &cnt, err)) != QB_OK) {
-        return st;
-    }
-    if ((a = qb_opu_axis(axis, x->ndim)) < 0)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "axis %lld is out of range", (long long)axis);
-    if (cnt != 1 || k[0] < 0 || k[0] > x->shape[a])
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "K must be one value in [0, %lld]", (long long)x->shape[a]);
-    /* sorted=0 leaves the order open; sorted output is a valid answer */
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
-        return st;
-    p->axis = a;
-    p->k = k[0];
-    p->largest = largest != 0;
-    memcpy(shape, x->shape, sizeof(shape));
-    shape[a] = k[0];
-    qb_opu_set_out(qb_node_out(g, n, 0), x->dtype, x->ndim, shape);
-    qb_opu_set_out(qb_node_out(g, n, 1), QB_DTYPE_I64, x->ndim, shape);
-    n->params = p;
-    return QB_OK;
-}
-
-static enum qb_status topk_prepare(const struct qb_graph *g, const struct qb_node *n, void **state, size_t *scratch,
-                                   struct qb_error *err)
-{
-    const struct qb_value *x = qb_node_in(g, n, 0);
-    const struct topk_params *p = n->params;
-    (void)err;
-    *state = NULL;
-    *scratch = (size_t)x->shape[p->axis] * 2 * sizeof(int64_t) + 64;
-    return QB_OK;
-}
-
-/* true when element a ranks before b: by value (largest or smallest first), ties by index */
-static bool topk_before(const struct qb_tview *x, const struct topk_params *p, size_t base, int64_t I, int64_t a,
-                        int64_t b)
-{
-    double va, vb;
-    if (x->dtype == QB_DTYPE_F32) {
-        va = ((const float *)x->data)[base + (size_t)(a * I)];
-        vb = ((const float *)x->data)[base + (size_t)(b * I)];
-    } else if (x->dtype == QB_DTYPE_I64) {
-        int64_t ia = ((const int64_t *)x->data)[base + (size_t)(a * I)], ib = ((const int64_t *)x->data)[base + (size_t)(b * I)];
-        if (ia != ib)
-            return p->largest ? ia > ib : ia < ib;
-        return a < b;
-    } else {
-        va = ((const int32_t *)x->data)[base + (size_t)(a * I)];
-        vb = ((const int32_t *)x->data)[base + (size_t)(b * I)];
-    }
-    if (va != vb)
-        return p->largest ? va > vb : va < vb;
-    return a < b;
-}
-
-static enum qb_status topk_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
-                               const struct qb_kctx *ctx)
-{
-    const struct topk_params *p = n->params;
-    struct ori s = ori_of(&in[0], p->axis, p->axis + 1);
-    int64_t *idx = ctx->scratch, *tmp = idx + s.R;
-    size_t es = qb_dtype_size(in[0].dtype);
-
-    for (int64_t o = 0; o < s.O; o++)
-        for (int64_t i = 0; i < s.I; i++) {
-            size_t base = (size_t)(o * s.R * s.I + i);
-            for (int64_t r = 0; r < s.R; r++)
-                idx[r] = r;
-            /* bottom-up merge sort: stable and O(R log R) */
-            for (int64_t w = 1; w < s.R; w *= 2) {
-                for (int64_t lo = 0; lo < s.R; lo += 2 * w) {
-                    int64_t mid = lo + w < s.R ? lo + w : s.R, hi = lo + 2 * w < s.R ? lo + 2 * w : s.R;
-                    int64_t a = lo, b = mid, k = lo;
-                    while (a < mid && b < hi)
-                        tmp[k++] = topk_before(&in[0], p, base, s.I, idx[b], idx[a]) ? idx[b++] : idx[a++];
-                    while (a < mid)
-                        tmp[k++] = idx[a++];
-                    while (b < hi)
-                        tmp[k++] = idx[b++];
-                }
-                memcpy(idx, tmp, (size_t)s.R * sizeof(int64_t));
-            }
-            for (int64_t k = 0; k < p->k; k++) {
-                size_t oo = (size_t)((o * p->k + k) * s.I + i);
-                memcpy((char *)out[0].data + oo * es, (const char *)in[0].data + (base + (size_t)(idx[k] * s.I)) * es, es);
-                ((int64_t *)out[1].data)[oo] = idx[k];
-            }
-        }
-    return QB_OK;
-}
-
 /* table ------------------------------------------------------------------------------------------- */
 
 static const char *const a_axis[] = {"axis", NULL};
@@ -850,12 +637,12 @@ const struct qb_op_def qb_ops_reduce[] = {
     REDUCE("ReduceLogSum", 18),
     REDUCE("ReduceLogSumExp", 18),
     REDUCE("ReduceSumSquare", 18),
-    DEF("ArgMax", 0, 0, 1, 1, 1, 1, a_arg, arg_infer, arg_run),
-    DEF("ArgMin", 0, 0, 1, 1, 1, 1, a_arg, arg_infer, arg_run),
-    DEF("CumSum", 11, 0, 2, 2, 1, 1, a_cumsum, cumsum_infer, cumsum_run),
+    DEF("ArgMax", 0, 0, 1, 1, 1, 1, a_arg, qb_arg_infer, qb_arg_run),
+    DEF("ArgMin", 0, 0, 1, 1, 1, 1, a_arg, qb_arg_infer, qb_arg_run),
+    DEF("CumSum", 11, 0, 2, 2, 1, 1, a_cumsum, qb_cumsum_infer, qb_cumsum_run),
     {.name = "TopK", .max_opset = 9, .min_in = 1, .max_in = 1, .min_out = 2, .max_out = 2, .attrs = a_topk_old,
-     .infer = topk_infer, .prepare = topk_prepare, .run = topk_run},
+     .infer = qb_topk_infer, .prepare = qb_topk_prepare, .run = qb_topk_run},
     {.name = "TopK", .min_opset = 10, .min_in = 2, .max_in = 2, .min_out = 2, .max_out = 2, .attrs = a_topk,
-     .infer = topk_infer, .prepare = topk_prepare, .run = topk_run},
+     .infer = qb_topk_infer, .prepare = qb_topk_prepare, .run = qb_topk_run},
     {.name = NULL},
 };

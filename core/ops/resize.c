@@ -133,7 +133,9 @@ static bool build_axis(struct qb_graph *g, struct rs_params *p, const struct rs_
     if (!ax->idx || !ax->w || !ax->outside)
         return false;
     for (int64_t o = 0; o < out; o++) {
-        float xo = original_coord(at->ct, (float)o, scale, len_out, (float)in, roi_start, roi_end);
+        /* half_pixel_symmetric adjusts by the integer output size over scale * input */
+        float xo = original_coord(at->ct, (float)o, scale, at->ct == CT_HALF_PIXEL_SYMMETRIC ? (float)out : len_out,
+                                  (float)in, roi_start, roi_end);
         int64_t *ix = ax->idx + o * nt;
         float *w = ax->w + o * nt;
         if (at->ct == CT_TF_CROP_AND_RESIZE && (xo < 0 || xo > (float)(in - 1))) {

@@ -17,7 +17,7 @@
 #define MR QB_SGEMM_MR
 #define NR QB_SGEMM_NR
 #define KC_MAX 256         /* K block: a kc x NR panel of B stays in L1 */
-#define NC_MAX (4 * NR)    /* columns of B packed per block */
+#define NC_MAX (8 * NR)    /* columns of B packed per block */
 #define MC_PANELS 64       /* A panels swept per B panel (MC_PANELS*MR x kc in L2) */
 #define SLOT_FLOATS ((size_t)KC_MAX * NC_MAX)
 #define MIN_PARALLEL_MACS (1 << 17)
@@ -170,6 +170,11 @@ static kern_fn pick_kernel(void)
 const char *qb_sgemm_isa(void)
 {
     return pick_kernel() == kern_generic ? "generic" : "avx2";
+}
+
+bool qb_sgemm_use_avx2(void)
+{
+    return pick_kernel() != kern_generic;
 }
 
 void qb_sgemm_force_generic(bool on)
@@ -463,11 +468,12 @@ struct seg {
     ptrdiff_t off;
 };
 
-typedef void (*rkern_fn)(int K, const float *a, const float *b, const int64_t *off, float *c, ptrdiff_t ldc, int mr,
-                         const struct seg *segs, int nseg, const float *bias);
+/* nr < NR: only lanes below nr of B are read */
+typedef void (*rkern_fn)(int K, const float *a, const float *b, const int64_t *off, int nr, float *c, ptrdiff_t ldc,
+                         int mr, const struct seg *segs, int nseg, const float *bias);
 
-static void rkern_generic(int K, const float *a, const float *b, const int64_t *off, float *c, ptrdiff_t ldc, int mr,
-                          const struct seg *segs, int nseg, const float *bias)
+static void rkern_generic(int K, const float *a, const float *b, const int64_t *off, int nr, float *c, ptrdiff_t ldc,
+                          int mr, const struct seg *segs, int nseg, const float *bias)
 {
     v4sf acc[MR][NR / 4];
     float tile[MR * NR];
@@ -475,7 +481,12 @@ static void rkern_generic(int K, const float *a, const float *b, const int64_t *
     memset(acc, 0, sizeof(acc));
     for (int k = 0; k < K; k++) {
         v4sf bv[NR / 4];
-        memcpy(bv, b + off[k], sizeof(bv));
+        if (nr == NR) {
+            memcpy(bv, b + off[k], sizeof(bv));
+        } else {
+            memset(bv, 0, sizeof(bv));
+            memcpy(bv, b + off[k], (size_t)nr * sizeof(float));
+        }
         for (int i = 0; i < MR; i++) {
             v4sf av = {a[k * MR + i], a[k * MR + i], a[k * MR + i], a[k * MR + i]};
             for (int h = 0; h < NR / 4; h++)
@@ -524,20 +535,34 @@ AVX2 static __m256i lane_mask(int l0, int l1, int base)
     return _mm256_andnot_si256(before_start, below_end);
 }
 
-AVX2 static void rkern_avx2(int K, const float *a, const float *b, const int64_t *off, float *c, ptrdiff_t ldc, int mr,
-                            const struct seg *segs, int nseg, const float *bias)
+AVX2 static void rkern_avx2(int K, const float *a, const float *b, const int64_t *off, int nr, float *c, ptrdiff_t ldc,
+                            int mr, const struct seg *segs, int nseg, const float *bias)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
 
-    for (int k = 0; k < K; k++) {
-        const float *bp = b + off[k];
-        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), b2 = _mm256_loadu_ps(bp + 16);
-        FMA_ROW(0);
-        FMA_ROW(1);
-        FMA_ROW(2);
-        FMA_ROW(3);
-        a += MR;
+    if (nr == NR) {
+        for (int k = 0; k < K; k++) {
+            const float *bp = b + off[k];
+            __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), b2 = _mm256_loadu_ps(bp + 16);
+            FMA_ROW(0);
+            FMA_ROW(1);
+            FMA_ROW(2);
+            FMA_ROW(3);
+            a += MR;
+        }
+    } else {
+        __m256i l0 = lane_mask(0, nr, 0), l1 = lane_mask(0, nr, 8), l2 = lane_mask(0, nr, 16);
+        for (int k = 0; k < K; k++) {
+            const float *bp = b + off[k];
+            __m256 b0 = _mm256_maskload_ps(bp, l0), b1 = _mm256_maskload_ps(bp + 8, l1),
+                   b2 = _mm256_maskload_ps(bp + 16, l2);
+            FMA_ROW(0);
+            FMA_ROW(1);
+            FMA_ROW(2);
+            FMA_ROW(3);
+            a += MR;
+        }
     }
     for (const struct seg *sg = segs; sg < segs + nseg; sg++) {
         int full = sg->l0 == 0 && sg->l1 == NR;
@@ -605,9 +630,9 @@ static void rows_range(const struct rows_job *j, int p0, int p1, int q0, int q1)
         int me = imin(p1, mb + j->mcp);
         for (int q = q0; q < q1; q++) {
             struct seg segs[NR];
-            int n = q * NR, ns = tile_segs(j, n, imin(NR, j->N - n), segs);
+            int n = q * NR, nr = imin(NR, j->N - n), ns = tile_segs(j, n, nr, segs);
             for (int i = mb; i < me; i++)
-                j->kern(j->K, j->pa + (size_t)i * MR * j->K, j->b + n, j->off, j->c + (ptrdiff_t)i * MR * j->ldc,
+                j->kern(j->K, j->pa + (size_t)i * MR * j->K, j->b + n, j->off, nr, j->c + (ptrdiff_t)i * MR * j->ldc,
                         j->ldc, imin(MR, j->M - i * MR), segs, ns, j->bias ? j->bias + i * MR : NULL);
         }
     }

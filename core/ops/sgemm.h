@@ -83,9 +83,8 @@ void qb_sgemm_packed_wrap(int M, int N, int K, const float *pa, const struct qb_
                           const float *bias, unsigned flags, const struct qb_sgemm_wrap *wrap, void *scratch,
                           size_t scratch_size, struct qb_pool *pool);
 
-/* Offset-row GEMM, for convolutions that need no im2col: B(k, n) = b[off[k] + n],
- * read in place (b[off[k] + n] must be readable for n < N rounded up to
- * QB_SGEMM_NR). A is packed by qb_sgemm_pack_a_rows() (same size as
+/* Offset-row GEMM, for convolutions that need no im2col: B(k, n) = b[off[k] + n]
+ * for n < N, read in place. A is packed by qb_sgemm_pack_a_rows() (same size as
  * qb_sgemm_pack_a(), another layout). wrap may be NULL. No scratch. */
 void qb_sgemm_pack_a_rows(int M, int K, const float *a, ptrdiff_t rs, ptrdiff_t cs, float *dst, struct qb_pool *pool);
 void qb_sgemm_rows(int M, int N, int K, const float *pa, const float *b, const int64_t *off, float *c, ptrdiff_t ldc,
@@ -100,6 +99,8 @@ void qb_sgemm(int M, int N, int K, const float *a, ptrdiff_t lda, const float *b
 /* Which kernel runs: "avx2" or "generic". Tests and benchmarks may force the
  * portable one (process-wide; not while other threads multiply). */
 const char *qb_sgemm_isa(void);
+/* True when the AVX2+FMA kernels run (for other kernels that dispatch alike). */
+bool qb_sgemm_use_avx2(void);
 void qb_sgemm_force_generic(bool on);
 
 #endif

@@ -1,7 +1,7 @@
 /* Shape and data-movement ops on any dtype: Identity, Dropout (inference),
  * Reshape, Flatten, Squeeze, Unsqueeze, Shape, Size, Constant, Transpose, Concat,
  * Split, Slice, DepthToSpace, SpaceToDepth; the table also lists the indexing and
- * generating ops of index.c (Gather, Expand, Tile, Pad, Range ...). */
+ * generating ops of index.c (Gather, Expand, Tile, Pad, Range, Scatter ...). */
 #include <string.h>
 
 #include "../op.h"
@@ -9,20 +9,6 @@
 #include "opsutil.h"
 
 #define MAX_PARTS 1024 /* Concat inputs / Split outputs */
-
-static enum qb_status alloc_params(struct qb_graph *g, size_t size, void **out, struct qb_error *err)
-{
-    *out = qb_arena_alloc(g->arena, size);
-    return *out ? QB_OK : qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
-}
-
-static enum qb_status need_sized(const struct qb_graph *g, const struct qb_node *n, const struct qb_value *v,
-                                 struct qb_error *err)
-{
-    if (qb_dtype_size(v->dtype) == 0)
-        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "type %s is not supported", qb_dtype_name(v->dtype));
-    return QB_OK;
-}
 
 /* Output with x's data reinterpreted (same bytes): shares the constant data when x
  * is constant, so the node folds without a copy. */
@@ -48,7 +34,7 @@ static enum qb_status copy_run(const struct qb_node *n, const struct qb_tview *i
 static enum qb_status identity_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0);
-    enum qb_status st = need_sized(g, n, x, err);
+    enum qb_status st = qb_opu_need_sized(g, n, x, err);
     if (st == QB_OK)
         alias_out(qb_node_out(g, n, 0), x, x->ndim, x->shape);
     return st;
@@ -61,7 +47,7 @@ static enum qb_status dropout_infer(struct qb_graph *g, struct qb_node *n, struc
     enum qb_status st;
     int64_t is_test;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK)
         return st;
     if ((st = qb_node_attr_int(g, n, "is_test", 1, &is_test, err)) != QB_OK)
         return st;
@@ -107,7 +93,7 @@ static enum qb_status reshape_infer(struct qb_graph *g, struct qb_node *n, struc
     enum qb_status st;
     char buf[128];
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK)
         return st;
     if (g->opset < 5)
         st = qb_node_attr_ints(g, n, "shape", spec, QB_MAX_DIMS, &cnt, err);
@@ -157,7 +143,7 @@ static enum qb_status flatten_infer(struct qb_graph *g, struct qb_node *n, struc
     int64_t axis, shape[2] = {1, 1};
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK || (st = qb_node_attr_int(g, n, "axis", 1, &axis, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK || (st = qb_node_attr_int(g, n, "axis", 1, &axis, err)) != QB_OK)
         return st;
     if (axis < 0)
         axis += x->ndim;
@@ -187,7 +173,7 @@ static enum qb_status squeeze_infer(struct qb_graph *g, struct qb_node *n, struc
     int cnt, nd = 0;
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK || (st = axes_arg(g, n, axes, &cnt, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK || (st = axes_arg(g, n, axes, &cnt, err)) != QB_OK)
         return st;
     for (int i = 0; i < cnt; i++) {
         int a = qb_opu_axis(axes[i], x->ndim);
@@ -214,7 +200,7 @@ static enum qb_status unsqueeze_infer(struct qb_graph *g, struct qb_node *n, str
     int cnt, r, k = 0;
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK || (st = axes_arg(g, n, axes, &cnt, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK || (st = axes_arg(g, n, axes, &cnt, err)) != QB_OK)
         return st;
     if (cnt < 0)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "axes are missing");
@@ -325,7 +311,7 @@ static enum qb_status transpose_infer(struct qb_graph *g, struct qb_node *n, str
     int cnt;
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK ||
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK ||
         (st = qb_node_attr_ints(g, n, "perm", perm, QB_MAX_DIMS, &cnt, err)) != QB_OK)
         return st;
     if (cnt < 0) {
@@ -335,7 +321,7 @@ static enum qb_status transpose_infer(struct qb_graph *g, struct qb_node *n, str
     }
     if (cnt != x->ndim)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "perm has %d entries for rank %d", cnt, x->ndim);
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     for (int i = 0; i < cnt; i++) {
         if (perm[i] < 0 || perm[i] >= cnt || seen[perm[i]])
@@ -368,7 +354,7 @@ static enum qb_status space_infer(struct qb_graph *g, struct qb_node *n, struct 
     const char *mode = "DCR";
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK ||
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK ||
         (st = qb_node_attr_int(g, n, "blocksize", 0, &b, err)) != QB_OK)
         return st;
     if (d2s && (st = qb_node_attr_string(g, n, "mode", "DCR", &mode, err)) != QB_OK)
@@ -385,7 +371,7 @@ static enum qb_status space_infer(struct qb_graph *g, struct qb_node *n, struct 
     W = x->shape[3];
     if (d2s ? C % (b * b) != 0 : (H % b != 0 || W % b != 0))
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "shape does not divide by blocksize %lld", (long long)b);
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->ndim = 6;
     if (d2s && mode[0] == 'D') {
@@ -472,7 +458,7 @@ static enum qb_status concat_infer(struct qb_graph *g, struct qb_node *n, struct
     enum qb_status st;
     int a;
 
-    if ((st = need_sized(g, n, x0, err)) != QB_OK ||
+    if ((st = qb_opu_need_sized(g, n, x0, err)) != QB_OK ||
         (st = qb_node_attr_int(g, n, "axis", g->opset < 4 ? 1 : INT64_MIN, &axis, err)) != QB_OK)
         return st;
     if (axis == INT64_MIN)
@@ -495,7 +481,7 @@ static enum qb_status concat_infer(struct qb_graph *g, struct qb_node *n, struct
                 return qb_node_errorf(g, n, err, QB_ERR_INVALID, "input %d differs in dim %d", k, d);
         shape[a] += x->shape[a];
     }
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->axis = a;
     qb_opu_set_out(qb_node_out(g, n, 0), x0->dtype, x0->ndim, shape);
@@ -543,7 +529,7 @@ static enum qb_status split_infer(struct qb_graph *g, struct qb_node *n, struct 
     int cnt = -1, a;
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK || (st = qb_node_attr_int(g, n, "axis", 0, &axis, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK || (st = qb_node_attr_int(g, n, "axis", 0, &axis, err)) != QB_OK)
         return st;
     if (n->n_out > MAX_PARTS)
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "%d outputs, at most %d supported", n->n_out, MAX_PARTS);
@@ -589,7 +575,7 @@ static enum qb_status split_infer(struct qb_graph *g, struct qb_node *n, struct 
         for (int k = 0; k < n->n_out; k++)
             split[k] = dim / n->n_out;
     }
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->axis = a;
     if (!(p->split = qb_arena_calloc(g->arena, (size_t)n->n_out, sizeof(int64_t))))
@@ -638,7 +624,7 @@ static enum qb_status slice_infer(struct qb_graph *g, struct qb_node *n, struct 
     struct slice_params *p;
     enum qb_status st;
 
-    if ((st = need_sized(g, n, x, err)) != QB_OK)
+    if ((st = qb_opu_need_sized(g, n, x, err)) != QB_OK)
         return st;
     if (g->opset < 10) {
         if ((st = qb_node_attr_ints(g, n, "starts", starts, QB_MAX_DIMS, &ns, err)) != QB_OK ||
@@ -654,7 +640,7 @@ static enum qb_status slice_infer(struct qb_graph *g, struct qb_node *n, struct 
     }
     if (ns < 0 || ne != ns || (na >= 0 && na != ns) || (nst >= 0 && nst != ns))
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "starts, ends, axes and steps differ in length");
-    if ((st = alloc_params(g, sizeof(*p), (void **)&p, err)) != QB_OK)
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
         return st;
     p->ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++) {
@@ -786,6 +772,8 @@ static const char *const a_pad[] = {"mode", NULL};
 static const char *const a_value[] = {"value", NULL};
 static const char *const a_eyelike[] = {"dtype", "k", NULL};
 static const char *const a_trilu[] = {"upper", NULL};
+static const char *const a_scatter[] = {"axis", "reduction", NULL};
+static const char *const a_reduction[] = {"reduction", NULL};
 
 #define DEF(NAME, MINV, MAXV, MININ, MAXIN, MINOUT, MAXOUT, ATTRS, INFER, RUN)                     \
     {.name = NAME, .min_opset = MINV, .max_opset = MAXV, .min_in = MININ, .max_in = MAXIN,         \
@@ -827,5 +815,9 @@ const struct qb_op_def qb_ops_shape[] = {
     DEF("Trilu", 14, 0, 1, 2, 1, 1, a_trilu, qb_trilu_infer, qb_trilu_run),
     DEF("OneHot", 9, 0, 3, 3, 1, 1, a_axis, qb_onehot_infer, qb_onehot_run),
     DEF("NonZero", 9, 0, 1, 1, 1, 1, a_none, qb_nonzero_infer, NULL),
+    DEF("Scatter", 9, 10, 3, 3, 1, 1, a_axis, qb_scatter_elements_infer, qb_scatter_elements_run),
+    DEF("ScatterElements", 11, 0, 3, 3, 1, 1, a_scatter, qb_scatter_elements_infer, qb_scatter_elements_run),
+    DEF("ScatterND", 11, 0, 3, 3, 1, 1, a_reduction, qb_scatter_nd_infer, qb_scatter_nd_run),
+    DEF("Compress", 9, 0, 2, 2, 1, 1, a_axis, qb_compress_infer, qb_compress_run),
     {.name = NULL},
 };
