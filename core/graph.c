@@ -380,6 +380,9 @@ static enum qb_status check_node(struct qb_graph *g, struct qb_node *n, struct q
     for (int i = 0; i < d->min_in; i++)
         if (n->in[i] < 0)
             return qb_node_errorf(g, n, err, QB_ERR_INVALID, "required input %d is missing", i);
+    for (int i = 0; i < d->min_out; i++)
+        if (n->out[i] < 0)
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "required output %d is missing", i);
     for (int i = 0; i < n->n_attr; i++) {
         const char *const *a = d->attrs;
         while (a && *a && strcmp(*a, n->attrs[i].name) != 0)

@@ -5,6 +5,7 @@
  *
  *   test_loader                 run everything
  *   QB_LOADER_WRITE_SEEDS=DIR   also write the small models into DIR (fuzz seeds)
+ *   QB_LOADER_WRITE_BAD=DIR     also write bad models into DIR (tests/data/bad)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1329,6 +1330,48 @@ static void write_seeds(const char *dir)
     printf("test_loader: wrote 3 seed models to %s\n", dir);
 }
 
+/* Bad models for command-line tests: each must be refused with exit status 2. */
+static void write_bad(const char *dir)
+{
+    static const int64_t d4[1] = {4};
+    static const float w[3] = {1, 2, 3};
+    char path[1024];
+    size_t len;
+    uint8_t *buf;
+    struct tm *t;
+
+    t = base_model();
+    buf = tm_pack(t, &len);
+    tm_free(t);
+    snprintf(path, sizeof(path), "%s/truncated.onnx", dir);
+    write_file(path, buf, len / 2);
+    free(buf);
+
+    t = tm_new(0);
+    tm_node(t, "Relu", "r", S("X"), S("Y"));
+    buf = tm_pack(t, &len);
+    tm_free(t);
+    snprintf(path, sizeof(path), "%s/no-opset.onnx", dir);
+    write_file(path, buf, len);
+    free(buf);
+
+    t = tm_new(17);
+    tm_init_f32(t, "W", 1, d4, w, 3);
+    buf = tm_pack(t, &len);
+    tm_free(t);
+    snprintf(path, sizeof(path), "%s/count-mismatch.onnx", dir);
+    write_file(path, buf, len);
+    free(buf);
+
+    t = ext_model("../../../../etc/passwd", NULL, NULL);
+    buf = tm_pack(t, &len);
+    tm_free(t);
+    snprintf(path, sizeof(path), "%s/external-escape.onnx", dir);
+    write_file(path, buf, len);
+    free(buf);
+    printf("test_loader: wrote 4 bad models to %s\n", dir);
+}
+
 static void remove_tree(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -1352,7 +1395,7 @@ static void remove_tree(const char *dir)
 
 int main(void)
 {
-    const char *seeds = getenv("QB_LOADER_WRITE_SEEDS");
+    const char *seeds = getenv("QB_LOADER_WRITE_SEEDS"), *bad = getenv("QB_LOADER_WRITE_BAD");
 
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/qb_test_loader.XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -1371,6 +1414,8 @@ int main(void)
     test_tensor_files();
     if (seeds)
         write_seeds(seeds);
+    if (bad)
+        write_bad(bad);
     remove_tree(tmpdir);
     printf("test_loader: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;

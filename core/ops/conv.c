@@ -37,9 +37,9 @@ typedef int v8si __attribute__((vector_size(32)));
 enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 
 /* GEMM: im2col panels packed from the image (any geometry);
- * WIDE: the image is first copied into zero-padded planes split by stride phase,
- *       where every kernel tap's im2col row is one contiguous run: the GEMM runs
- *       on a grid wq wide (a few wasted columns per output row);
+ * WIDE: stride 1: the image is first copied into zero-padded planes, where
+ *       every kernel tap's im2col row is one contiguous run read in place: the
+ *       GEMM runs on a grid wq wide (a few wasted columns per output row);
  * POINTWISE: 1x1, stride 1, no pads: the image is B;
  * DEPTHWISE: one input and one output channel per group, direct. */
 enum conv_kind { CONV_GEMM, CONV_WIDE, CONV_POINTWISE, CONV_DEPTHWISE };
@@ -50,9 +50,8 @@ struct conv_params {
     int64_t N, C, M, group, cg, mg, taps;
     /* spatial, as (D, H, W) */
     int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
-    /* CONV_WIDE: phase planes hq x wq, sh * sw of them per channel; row k of B
-     * (channel k / taps of the group, tap k % taps) starts off[k] floats into
-     * the group's first channel block */
+    /* CONV_WIDE: padded planes hq x wq; row k of B (channel k / taps of the
+     * group, tap k % taps) starts off[k] floats into the group's first plane */
     int64_t hq, wq, chan_floats, prep_floats;
     int64_t *off;
 };
@@ -62,6 +61,7 @@ struct bn_params {
 };
 
 static int64_t i64min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t i64max(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* t in [lo, hi) are the t < T with 0 <= t * s + o < L. */
 static void tap_range(int64_t o, int64_t s, int64_t L, int64_t T, int64_t *lo, int64_t *hi)
@@ -230,28 +230,23 @@ static void set_out(struct qb_value *v, int ndim, const int64_t *shape)
  * most a fifth of the columns. */
 static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct conv_params *p, struct qb_error *err)
 {
-    int64_t hp = p->in[1] + p->pb[1] + p->pe[1], wp = p->in[2] + p->pb[2] + p->pe[2];
-    int64_t sh = p->s[1], sw = p->s[2];
-
-    /* strided convolutions pack im2col faster than they split the image by phase */
-    if (p->nsp > 2 || p->in[0] != 1 || sh != 1 || sw != 1)
+    /* strided convolutions: packing im2col beats splitting the image by phase */
+    if (p->nsp > 2 || p->in[0] != 1 || p->s[1] != 1 || p->s[2] != 1)
         return QB_OK;
-    p->hq = (hp + sh - 1) / sh;
-    p->wq = (wp + sw - 1) / sw;
+    p->hq = p->in[1] + p->pb[1] + p->pe[1];
+    p->wq = p->in[2] + p->pb[2] + p->pe[2];
     if ((p->wq - p->out[2]) * 5 > p->wq || p->out[1] * p->wq > INT_MAX / 2)
         return QB_OK;
-    p->chan_floats = sh * sw * p->hq * p->wq;
-    /* slack: the wasted columns of the last row and the last tile read a little
-     * past the last plane */
-    p->prep_floats = p->C * p->chan_floats + p->wq + p->k[2] * p->d[2] + NR + 64;
+    p->chan_floats = p->hq * p->wq;
+    /* slack: the wasted columns of the last output row read past the last plane */
+    p->prep_floats = p->C * p->chan_floats + p->wq + p->k[2] * p->d[2] + 64;
     if (p->prep_floats > ((int64_t)1 << 28))
         return QB_OK;
     if (!(p->off = qb_arena_calloc(g->arena, (size_t)(p->cg * p->taps), sizeof(int64_t))))
         return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory at node '%s'", g->path, n->name);
     for (int64_t k = 0; k < p->cg * p->taps; k++) {
-        int64_t t = k % p->taps, fy = t / p->k[2] * p->d[1], fx = t % p->k[2] * p->d[2];
-        p->off[k] = k / p->taps * p->chan_floats + ((fy % sh) * sw + fx % sw) * p->hq * p->wq + fy / sh * p->wq +
-                    fx / sw;
+        int64_t t = k % p->taps;
+        p->off[k] = k / p->taps * p->chan_floats + t / p->k[2] * p->d[1] * p->wq + t % p->k[2] * p->d[2];
     }
     p->kind = CONV_WIDE;
     return QB_OK;
@@ -338,19 +333,6 @@ struct im2col {
     int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP];
 };
 
-/* Panel-layout helpers: column j of a kc-row block lives at panel j / NR, lane j % NR. */
-INLINE void put_zero(float *drow, int kc, int64_t j, int64_t len)
-{
-    while (len > 0) {
-        int64_t l = j % NR, chunk = i64min(len, NR - l);
-        float *d = drow + (j / NR) * kc * NR + l;
-        for (int64_t t = 0; t < chunk; t++)
-            d[t] = 0.0f;
-        j += chunk;
-        len -= chunk;
-    }
-}
-
 /* d[t] = src[t] for t < n, 8 at a time */
 INLINE void copy_run1(float *d, const float *src, int64_t n)
 {
@@ -388,23 +370,15 @@ INLINE void copy_run2(float *d, const float *src, int64_t n)
         d[t] = src[2 * t];
 }
 
-INLINE void put_copy(float *drow, int kc, int64_t j, const float *src, int64_t sw, int64_t len)
+INLINE void copy_run(float *d, const float *src, int64_t sw, int64_t n)
 {
-    while (len > 0) {
-        int64_t l = j % NR, chunk = i64min(len, NR - l);
-        float *d = drow + (j / NR) * kc * NR + l;
-        if (sw == 1) {
-            copy_run1(d, src, chunk);
-        } else if (sw == 2) {
-            copy_run2(d, src, chunk);
-        } else {
-            for (int64_t t = 0; t < chunk; t++)
-                d[t] = src[t * sw];
-        }
-        j += chunk;
-        len -= chunk;
-        src += chunk * sw;
-    }
+    if (sw == 1)
+        copy_run1(d, src, n);
+    else if (sw == 2)
+        copy_run2(d, src, n);
+    else
+        for (int64_t t = 0; t < n; t++)
+            d[t] = src[t * sw];
 }
 
 #define KW_CACHE 32
@@ -421,12 +395,13 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
     const int64_t oz0 = n0 / (OH * OW), oy0 = n0 % (OH * OW) / OW, ox0 = n0 % OW;
     int64_t xlo[KW_CACHE], xhi[KW_CACHE]; /* valid ox of each fx over a whole row */
     int64_t ch = k0 / taps, t = k0 % taps, fz = t / (KH * KW), fy = t / KW % KH, fx = t % KW;
+    float row[QB_SGEMM_NC + NR]; /* columns past nc stay zero */
 
+    memset(row + nc, 0, (size_t)(npan * NR - nc) * sizeof(float));
     for (int64_t i = 0; i < KW && i < KW_CACHE; i++)
         tap_range(i * c->d[2] - c->pb[2], sw, W, OW, &xlo[i], &xhi[i]);
     for (int kk = 0; kk < kc; kk++) {
         const float *xc = c->x + ch * plane;
-        float *drow = dst + (size_t)kk * NR;
         int64_t j = 0, oz = oz0, oy = oy0, ox = ox0, lo_row, hi_row;
         int64_t xoff = fx * c->d[2] - c->pb[2]; /* ix = ox * sw + xoff */
 
@@ -436,19 +411,22 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
         } else {
             tap_range(xoff, sw, W, OW, &lo_row, &hi_row);
         }
+        /* the row of B, contiguous, then its panels' slices */
         while (j < nc) {
             int64_t run = i64min(OW - ox, nc - j);
             int64_t iz = oz * c->s[0] - c->pb[0] + fz * c->d[0], iy = oy * c->s[1] - c->pb[1] + fy * c->d[1];
             if (iz < 0 || iz >= D || iy < 0 || iy >= H) {
-                put_zero(drow, kc, j, run);
+                memset(row + j, 0, (size_t)run * sizeof(float));
             } else {
                 int64_t lo = lo_row - ox, hi = hi_row - ox;
                 lo = lo < 0 ? 0 : lo > run ? run : lo;
                 hi = hi < lo ? lo : hi > run ? run : hi;
-                put_zero(drow, kc, j, lo);
+                for (int64_t z = 0; z < lo; z++)
+                    row[j + z] = 0.0f;
                 if (hi > lo)
-                    put_copy(drow, kc, j + lo, xc + (iz * H + iy) * W + (ox + lo) * sw + xoff, sw, hi - lo);
-                put_zero(drow, kc, j + hi, run - hi);
+                    copy_run(row + j + lo, xc + (iz * H + iy) * W + (ox + lo) * sw + xoff, sw, hi - lo);
+                for (int64_t z = hi; z < run; z++)
+                    row[j + z] = 0.0f;
             }
             j += run;
             ox = 0;
@@ -457,7 +435,8 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
                 oz++;
             }
         }
-        put_zero(drow, kc, nc, npan * NR - nc);
+        for (int64_t p = 0; p < npan; p++)
+            memcpy(dst + (size_t)(p * kc + kk) * NR, row + p * NR, NR * sizeof(float));
         if (++fx == KW) {
             fx = 0;
             if (++fy == KH) {
@@ -483,27 +462,7 @@ TARGET_AVX2 static void pack_im2col_avx2(const struct qb_sgemm_b *b, int k0, int
 }
 #endif
 
-/* Conv: padded phase planes -------------------------------------------------- */
-
-/* dst[t] = src[t * sw] for t < n */
-static void copy_strided(float *dst, const float *src, int64_t sw, int64_t n)
-{
-    int64_t t = 0;
-    if (sw == 1) {
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    }
-    if (sw == 2)
-        for (; t + 4 < n; t += 4) {
-            v4sf a, b;
-            memcpy(&a, src + 2 * t, sizeof(a));
-            memcpy(&b, src + 2 * t + 4, sizeof(b));
-            a = __builtin_shuffle(a, b, (v4si){0, 2, 4, 6});
-            memcpy(dst + t, &a, sizeof(a));
-        }
-    for (; t < n; t++)
-        dst[t] = src[t * sw];
-}
+/* Conv: zero-padded planes ---------------------------------------------------- */
 
 struct prep_job {
     const struct conv_params *p;
@@ -511,32 +470,26 @@ struct prep_job {
     float *buf;
 };
 
-/* Channel ch into its sh * sw planes: plane (py, px) row r, column c holds the
- * padded image at (r * sh + py, c * sw + px), zero outside the image. */
+/* Channel ch into its hq x wq plane: the image with its pads as zeros. */
 static void prep_channel(void *ctx, int ch)
 {
     const struct prep_job *j = ctx;
     const struct conv_params *p = j->p;
-    const int64_t H = p->in[1], W = p->in[2], sh = p->s[1], sw = p->s[2], hq = p->hq, wq = p->wq;
+    const int64_t H = p->in[1], W = p->in[2], wq = p->wq, pl = p->pb[2];
     const float *xc = j->x + (int64_t)ch * H * W;
+    float *dst = j->buf + (int64_t)ch * p->chan_floats;
 
-    for (int64_t py = 0; py < sh; py++)
-        for (int64_t px = 0; px < sw; px++) {
-            float *dst = j->buf + (int64_t)ch * p->chan_floats + (py * sw + px) * hq * wq;
-            int64_t clo, chi, c0 = px - p->pb[2];
-            tap_range(c0, sw, W, wq, &clo, &chi);
-            for (int64_t r = 0; r < hq; r++) {
-                int64_t iy = r * sh + py - p->pb[1];
-                float *row = dst + r * wq;
-                if (iy < 0 || iy >= H || chi <= clo) {
-                    memset(row, 0, (size_t)wq * sizeof(float));
-                    continue;
-                }
-                memset(row, 0, (size_t)clo * sizeof(float));
-                copy_strided(row + clo, xc + iy * W + clo * sw + c0, sw, chi - clo);
-                memset(row + chi, 0, (size_t)(wq - chi) * sizeof(float));
-            }
+    for (int64_t r = 0; r < p->hq; r++) {
+        int64_t iy = r - p->pb[1];
+        float *row = dst + r * wq;
+        if (iy < 0 || iy >= H) {
+            memset(row, 0, (size_t)wq * sizeof(float));
+            continue;
         }
+        memset(row, 0, (size_t)pl * sizeof(float));
+        memcpy(row + pl, xc + iy * W, (size_t)W * sizeof(float));
+        memset(row + pl + W, 0, (size_t)(wq - pl - W) * sizeof(float));
+    }
 }
 
 /* Conv: depthwise direct kernel --------------------------------------------- */
@@ -581,6 +534,60 @@ INLINE void dw_tap(v8sf *acc, v8sf wv, const float *src, int64_t sw)
 
 /* Plane `item` (image n, channel c): columns whose every tap is inside the
  * image run 8 (and 32) at a time for strides 1 and 2, the rest point by point. */
+#define DW_PAD_MAX 16384 /* floats of a zero-padded plane on the stack */
+
+/* Small planes: copied into a zero-padded buffer first, so that every column
+ * runs in vectors (a pad tap adds w * 0). */
+INLINE void dw_plane_padded(const struct conv_params *p, const float *x, const float *w, float bias, float *y,
+                            const int64_t sw, const int64_t KW, int64_t hp, int64_t wp)
+{
+    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1];
+    const int64_t dh = p->d[1], dw = p->d[2], sh = p->s[1];
+    float pad[DW_PAD_MAX];
+
+    for (int64_t r = 0; r < hp; r++) {
+        float *pr = pad + r * wp;
+        int64_t iy = r - p->pb[1];
+        memset(pr, 0, (size_t)wp * sizeof(float));
+        if (iy >= 0 && iy < H)
+            memcpy(pr + p->pb[2], x + iy * W, (size_t)W * sizeof(float));
+    }
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *row = y + oy * OW;
+        const float *top = pad + oy * sh * wp;
+        int64_t ox = 0;
+        for (; ox + 32 <= OW; ox += 32) {
+            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t ky = 0; ky < KH; ky++)
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float wt = w[ky * KW + kx];
+                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
+                    const float *src = top + ky * dh * wp + ox * sw + kx * dw;
+                    dw_tap(&a0, wv, src, sw);
+                    dw_tap(&a1, wv, src + 8 * sw, sw);
+                    dw_tap(&a2, wv, src + 16 * sw, sw);
+                    dw_tap(&a3, wv, src + 24 * sw, sw);
+                }
+            memcpy(row + ox, &a0, sizeof(a0));
+            memcpy(row + ox + 8, &a1, sizeof(a1));
+            memcpy(row + ox + 16, &a2, sizeof(a2));
+            memcpy(row + ox + 24, &a3, sizeof(a3));
+        }
+        for (; ox < OW; ox += 8) {
+            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
+            if (ox + 8 > OW) /* the last block overlaps the previous one: same values again */
+                ox = OW - 8;
+            for (int64_t ky = 0; ky < KH; ky++)
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float wt = w[ky * KW + kx];
+                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
+                    dw_tap(&a0, wv, top + ky * dh * wp + ox * sw + kx * dw, sw);
+                }
+            memcpy(row + ox, &a0, sizeof(a0));
+        }
+    }
+}
+
 INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, const int64_t KW)
 {
     const struct conv_params *p = j->p;
@@ -594,6 +601,13 @@ INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, co
      * sw floats per lane) inside the row */
     int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
 
+    const int64_t hp = i64max(H + p->pb[1] + p->pe[1], (OH - 1) * p->s[1] + (KH - 1) * p->d[1] + 1);
+    const int64_t wp = i64max(W + pw + p->pe[2], (OW - 1) * sw + reach + 1) + 16;
+
+    if (sw <= 2 && OW >= 8 && hp * wp <= DW_PAD_MAX) {
+        dw_plane_padded(p, x, w, bias, y, sw, KW, hp, wp);
+        return;
+    }
     if (sw > 2 || vhi > OW)
         vhi = sw > 2 ? 0 : OW;
     if (vhi < vlo)
@@ -722,7 +736,7 @@ static void pack_weights(const struct conv_params *p, bool transpose, const floa
         qb_sgemm_pack_a(rows, depth, w + g * rows * depth, depth, 1, 1.0f, dst + g * group_floats, pool);
 }
 
-/* Column buffer of ConvTranspose, phase planes of a wide Conv (floats). */
+/* Column buffer of ConvTranspose, padded planes of a wide Conv (floats). */
 static size_t col_floats(const struct conv_params *p, bool transpose)
 {
     if (transpose)

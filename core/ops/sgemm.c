@@ -17,7 +17,7 @@
 #define MR QB_SGEMM_MR
 #define NR QB_SGEMM_NR
 #define KC_MAX 256         /* K block: a kc x NR panel of B stays in L1 */
-#define NC_MAX (8 * NR)    /* columns of B packed per block */
+#define NC_MAX QB_SGEMM_NC /* columns of B packed per block */
 #define MC_PANELS 64       /* A panels swept per B panel (MC_PANELS*MR x kc in L2) */
 #define SLOT_FLOATS ((size_t)KC_MAX * NC_MAX)
 #define MIN_PARALLEL_MACS (1 << 17)
@@ -281,6 +281,17 @@ size_t qb_sgemm_scratch_size(void)
     return SLOT_FLOATS * sizeof(float) * QB_SGEMM_SLOTS;
 }
 
+/* Work is split into items (column ranges, or row-panel ranges when N is
+ * narrow) taken dynamically by the pool's threads, a few per thread so that a
+ * slow thread does not hold the others up. A thread keeps one B buffer (slot)
+ * for all the items it takes in a call. Items never change what is summed in
+ * which order, so the result is the same for any thread count. */
+#define ITEMS_PER_THREAD 4
+
+static atomic_ullong job_counter;
+static _Thread_local unsigned long long tl_job; /* the call this thread last took a slot in */
+static _Thread_local int tl_slot;
+
 struct gemm_job {
     int M, N, K, nkb, kcb;
     const float *pa;
@@ -290,46 +301,12 @@ struct gemm_job {
     const float *bias;
     unsigned flags;
     float *scratch;
-    int nslots;
     bool split_n;
+    int per_item; /* NR panels (split_n) or MR panels per item */
     kern_fn kern;
-    int wq, ow;          /* wrapped output (wq == 0: plain) */
+    unsigned long long id;
+    atomic_int next_slot;
 };
-
-/* A tile whose wide columns cross an output row end: computed into tmp, then
- * its valid segments written with the kernel's own order t = acc (+ C) (+ bias). */
-static void wrap_tile(const struct gemm_job *j, int kc, const float *pa, const float *bp, int row0, int n, int mr,
-                      int nr, const float *bias, int load_c)
-{
-    float tmp[MR * NR] __attribute__((aligned(64)));
-    int r0 = n / j->wq, x0 = n - r0 * j->wq;
-
-    j->kern(kc, pa, bp, tmp, NR, mr, NR, NULL, 0);
-    for (int i = 0; i < mr; i++) {
-        float *crow = j->c + (ptrdiff_t)(row0 + i) * j->ldc;
-        int r = r0, x = x0;
-        for (int l = 0; l < nr;) {
-            if (x < j->ow) {
-                int len = imin(j->ow - x, nr - l);
-                float *d = crow + (ptrdiff_t)r * j->ow + x;
-                for (int t = 0; t < len; t++) {
-                    float v = tmp[i * NR + l + t];
-                    if (load_c)
-                        v = v + d[t];
-                    if (bias)
-                        v = v + bias[i];
-                    d[t] = v;
-                }
-                l += len;
-                x += len;
-            } else {
-                l += j->wq - x;
-                x = 0;
-                r++;
-            }
-        }
-    }
-}
 
 /* Computes C over A panels [p0, p1) and columns [n0, n1), packing B into buf. */
 static void gemm_range(const struct gemm_job *j, float *buf, int p0, int p1, int n0, int n1)
@@ -349,17 +326,11 @@ static void gemm_range(const struct gemm_job *j, float *buf, int p0, int p1, int
                 for (int q = 0; q < nbp; q++) {
                     const float *bp = buf + (size_t)q * kc * NR;
                     int nr = imin(NR, nc - q * NR);
-                    int n = nb + q * NR, r = j->wq ? n / j->wq : 0, x = n - r * j->wq;
-                    bool wrapped = j->wq && x + nr > j->ow;
-                    float *cq = j->c + (j->wq ? (ptrdiff_t)r * j->ow + x : n);
+                    float *cq = j->c + nb + q * NR;
                     for (int i = mb; i < me; i++) {
                         const float *bias = kb == 0 && j->bias ? j->bias + i * MR : NULL;
-                        int mr = imin(MR, j->M - i * MR);
-                        if (wrapped)
-                            wrap_tile(j, kc, pa + (size_t)i * MR * kc, bp, i * MR, n, mr, nr, bias, load_c);
-                        else
-                            j->kern(kc, pa + (size_t)i * MR * kc, bp, cq + (ptrdiff_t)i * MR * j->ldc, j->ldc, mr,
-                                    nr, bias, load_c);
+                        j->kern(kc, pa + (size_t)i * MR * kc, bp, cq + (ptrdiff_t)i * MR * j->ldc, j->ldc,
+                                imin(MR, j->M - i * MR), nr, bias, load_c);
                     }
                 }
             }
@@ -367,80 +338,68 @@ static void gemm_range(const struct gemm_job *j, float *buf, int p0, int p1, int
     }
 }
 
-static void gemm_slot(void *ctx, int s)
+static void gemm_item(void *ctx, int it)
 {
-    const struct gemm_job *j = ctx;
-    float *buf = j->scratch + (size_t)s * SLOT_FLOATS;
+    struct gemm_job *j = ctx;
     int mp = m_panels(j->M);
+    float *buf;
 
-    if (j->split_n) {
-        int np = (j->N + NR - 1) / NR;
-        int q0 = (int)((int64_t)np * s / j->nslots), q1 = (int)((int64_t)np * (s + 1) / j->nslots);
-        if (q0 < q1)
-            gemm_range(j, buf, 0, mp, q0 * NR, imin(j->N, q1 * NR));
-    } else {
-        int p0 = (int)((int64_t)mp * s / j->nslots), p1 = (int)((int64_t)mp * (s + 1) / j->nslots);
-        if (p0 < p1)
-            gemm_range(j, buf, p0, p1, 0, j->N);
+    if (tl_job != j->id) {
+        tl_job = j->id;
+        tl_slot = atomic_fetch_add(&j->next_slot, 1);
     }
+    buf = j->scratch + (size_t)tl_slot * SLOT_FLOATS;
+    if (j->split_n)
+        gemm_range(j, buf, 0, mp, it * j->per_item * NR, imin(j->N, (it + 1) * j->per_item * NR));
+    else
+        gemm_range(j, buf, it * j->per_item, imin(mp, (it + 1) * j->per_item), 0, j->N);
+}
+
+/* Items for `threads` threads over np column panels or mp row panels: sets
+ * *split_n and *per_item, returns the item count. */
+static int plan_items(int np, int mp, int threads, int max_items, bool *split_n, int *per_item)
+{
+    int want = threads > 1 ? threads * ITEMS_PER_THREAD : 1, units;
+    if (want > max_items)
+        want = max_items;
+    *split_n = np >= 2 * threads || np >= mp;
+    units = *split_n ? np : mp;
+    *per_item = (units + want - 1) / want;
+    return (units + *per_item - 1) / *per_item;
 }
 
 void qb_sgemm_packed(int M, int N, int K, const float *pa, const struct qb_sgemm_b *b, float *c, ptrdiff_t ldc,
                      const float *bias, unsigned flags, void *scratch, size_t scratch_size, struct qb_pool *pool)
 {
-    qb_sgemm_packed_wrap(M, N, K, pa, b, c, ldc, bias, flags, NULL, scratch, scratch_size, pool);
-}
-
-void qb_sgemm_packed_wrap(int M, int N, int K, const float *pa, const struct qb_sgemm_b *b, float *c, ptrdiff_t ldc,
-                          const float *bias, unsigned flags, const struct qb_sgemm_wrap *wrap, void *scratch,
-                          size_t scratch_size, struct qb_pool *pool)
-{
     struct gemm_job j = {.M = M, .N = N, .K = K, .pa = pa, .b = b, .c = c, .ldc = ldc, .bias = bias,
                          .flags = flags, .scratch = scratch, .kern = pick_kernel()};
     int slots = (int)(scratch_size / (SLOT_FLOATS * sizeof(float)));
-    int np = (N + NR - 1) / NR, mp = m_panels(M);
+    int threads = qb_pool_size(pool), items, max_items = INT32_MAX;
 
     if (M <= 0 || N <= 0)
         return;
-    if (wrap && wrap->wq > wrap->ow) {
-        j.wq = wrap->wq;
-        j.ow = wrap->ow;
-    }
     if (K <= 0) {
         /* empty sum: C = (C) + bias */
         for (int i = 0; i < M; i++)
             for (int n = 0; n < N; n++) {
-                float t = 0.0f, *d;
-                if (j.wq && n % j.wq >= j.ow)
-                    continue;
-                d = c + i * ldc + (j.wq ? n / j.wq * j.ow + n % j.wq : n);
+                float t = 0.0f;
                 if (flags & QB_SGEMM_ACCUMULATE)
-                    t = t + *d;
+                    t = t + c[i * ldc + n];
                 if (bias)
                     t = t + bias[i];
-                *d = t;
+                c[i * ldc + n] = t;
             }
         return;
     }
     k_blocks(K, &j.nkb, &j.kcb);
-    if (slots > qb_pool_size(pool))
-        slots = qb_pool_size(pool);
-    if (slots > QB_SGEMM_SLOTS)
-        slots = QB_SGEMM_SLOTS;
     if ((double)M * N * K < MIN_PARALLEL_MACS)
-        slots = 1;
-    if (np >= 2 * slots || np >= mp) {
-        j.split_n = true;
-        j.nslots = imin(slots, np);
-    } else {
-        j.nslots = imin(slots, mp);
-    }
-    if (j.nslots < 1)
-        j.nslots = 1;
-    if (j.nslots == 1)
-        gemm_slot(&j, 0);
-    else
-        qb_pool_for(pool, j.nslots, gemm_slot, &j);
+        threads = 1;
+    if (threads > slots) /* no more takers than B buffers */
+        max_items = slots > 1 ? slots : 1;
+    items = plan_items((N + NR - 1) / NR, m_panels(M), threads, max_items, &j.split_n, &j.per_item);
+    j.id = atomic_fetch_add(&job_counter, 1) + 1;
+    atomic_init(&j.next_slot, 0);
+    qb_pool_for(threads > 1 ? pool : NULL, items, gemm_item, &j);
 }
 
 size_t qb_sgemm_plain_scratch_size(int M, int K)
@@ -589,7 +548,7 @@ static rkern_fn pick_rkernel(void)
 }
 
 struct rows_job {
-    int M, N, K, nslots, mcp;
+    int M, N, K, mcp, per_item;
     bool split_n;
     const float *pa, *b, *bias;
     const int64_t *off;
@@ -638,14 +597,14 @@ static void rows_range(const struct rows_job *j, int p0, int p1, int q0, int q1)
     }
 }
 
-static void rows_slot(void *ctx, int s)
+static void rows_item(void *ctx, int it)
 {
     const struct rows_job *j = ctx;
     int np = (j->N + NR - 1) / NR, mp = m_panels(j->M);
     if (j->split_n)
-        rows_range(j, 0, mp, (int)((int64_t)np * s / j->nslots), (int)((int64_t)np * (s + 1) / j->nslots));
+        rows_range(j, 0, mp, it * j->per_item, imin(np, (it + 1) * j->per_item));
     else
-        rows_range(j, (int)((int64_t)mp * s / j->nslots), (int)((int64_t)mp * (s + 1) / j->nslots), 0, np);
+        rows_range(j, it * j->per_item, imin(mp, (it + 1) * j->per_item), 0, np);
 }
 
 void qb_sgemm_rows(int M, int N, int K, const float *pa, const float *b, const int64_t *off, float *c, ptrdiff_t ldc,
@@ -653,7 +612,7 @@ void qb_sgemm_rows(int M, int N, int K, const float *pa, const float *b, const i
 {
     struct rows_job j = {.M = M, .N = N, .K = K, .pa = pa, .b = b, .bias = bias, .off = off, .c = c, .ldc = ldc,
                          .kern = pick_rkernel()};
-    int np = (N + NR - 1) / NR, mp = m_panels(M), slots = qb_pool_size(pool);
+    int threads = qb_pool_size(pool), items;
 
     if (M <= 0 || N <= 0 || K <= 0)
         return;
@@ -665,17 +624,7 @@ void qb_sgemm_rows(int M, int N, int K, const float *pa, const float *b, const i
     j.mcp = (int)((256 * 1024) / ((size_t)K * MR * sizeof(float)));
     j.mcp = j.mcp < 1 ? 1 : j.mcp;
     if ((double)M * N * K < MIN_PARALLEL_MACS)
-        slots = 1;
-    if (np >= 2 * slots || np >= mp) {
-        j.split_n = true;
-        j.nslots = imin(slots, np);
-    } else {
-        j.nslots = imin(slots, mp);
-    }
-    if (j.nslots <= 1) {
-        j.nslots = 1;
-        rows_slot(&j, 0);
-    } else {
-        qb_pool_for(pool, j.nslots, rows_slot, &j);
-    }
+        threads = 1;
+    items = plan_items((N + NR - 1) / NR, m_panels(M), threads, INT32_MAX, &j.split_n, &j.per_item);
+    qb_pool_for(threads > 1 ? pool : NULL, items, rows_item, &j);
 }

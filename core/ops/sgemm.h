@@ -30,7 +30,8 @@
 
 #define QB_SGEMM_MR 4      /* rows of A per packed panel */
 #define QB_SGEMM_NR 24     /* columns of B per packed panel */
-#define QB_SGEMM_SLOTS 8   /* most threads one call uses (one B buffer each) */
+#define QB_SGEMM_NC (8 * QB_SGEMM_NR) /* most columns a B source packs at once */
+#define QB_SGEMM_SLOTS 8   /* B buffers in qb_sgemm_scratch_size(): threads beyond share work coarser */
 
 /* Packed A ----------------------------------------------------------------- */
 
@@ -78,10 +79,6 @@ void qb_sgemm_packed(int M, int N, int K, const float *pa, const struct qb_sgemm
 struct qb_sgemm_wrap {
     int wq, ow;
 };
-
-void qb_sgemm_packed_wrap(int M, int N, int K, const float *pa, const struct qb_sgemm_b *b, float *c, ptrdiff_t ldc,
-                          const float *bias, unsigned flags, const struct qb_sgemm_wrap *wrap, void *scratch,
-                          size_t scratch_size, struct qb_pool *pool);
 
 /* Offset-row GEMM, for convolutions that need no im2col: B(k, n) = b[off[k] + n]
  * for n < N, read in place. A is packed by qb_sgemm_pack_a_rows() (same size as
