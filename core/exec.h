@@ -17,6 +17,8 @@
 #ifndef QB_EXEC_H
 #define QB_EXEC_H
 
+#include <stdbool.h>
+
 #include "graph.h"
 #include "op.h"
 #include "status.h"
@@ -26,6 +28,7 @@ struct qb_executor;
 struct qb_exec_opts {
     const char *device;   /* "cpu" (NULL = "cpu") */
     int n_threads;        /* <= 0: one per online CPU */
+    bool no_fusion;       /* run every node on its own (tests, debugging) */
 };
 
 enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *opts, struct qb_executor **out,
@@ -39,7 +42,7 @@ enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err);
 /* Graph output i (in g->outputs order), owned by the executor, valid until the next run. */
 const struct qb_tview *qb_exec_output(const struct qb_executor *e, int i);
 
-/* "cpu fp32, 2 threads" */
+/* "cpu fp32, 2 threads, 57 SiLU fused" */
 const char *qb_exec_describe(const struct qb_executor *e);
 /* Bytes of activation memory the build planned (after lifetime reuse). */
 size_t qb_exec_activation_bytes(const struct qb_executor *e);

@@ -21,6 +21,15 @@ struct qb_pool {
     atomic_int running;       /* a job is in flight: nested calls run inline */
 };
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static void drain(struct qb_pool *p)
 {
     for (;;) {
@@ -37,9 +46,10 @@ static void *worker(void *arg)
     unsigned seen = 0;
 
     for (;;) {
-        /* spin a little before sleeping: kernels come in quick succession */
-        for (int spin = 0; spin < 20000 && atomic_load(&p->generation) == seen; spin++)
-            ;
+        /* spin (about a millisecond) before sleeping: kernels come in quick
+         * succession, and a futex wake-up costs more than most of them */
+        for (int spin = 0; spin < 200000 && atomic_load(&p->generation) == seen; spin++)
+            cpu_relax();
         pthread_mutex_lock(&p->mu);
         while (atomic_load(&p->generation) == seen && !p->stop)
             pthread_cond_wait(&p->wake, &p->mu);

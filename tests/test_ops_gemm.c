@@ -144,6 +144,18 @@ static void test_sgemm_case(struct qb_pool *pool2, int idx)
     }
     check(close_enough(out[0], want, mag, (int64_t)M * N, what), what);
     check(close_enough(out[2], want, mag, (int64_t)M * N, what), "portable sgemm kernel matches the reference");
+    if (!accumulate) { /* the convenience entry packs A itself: same bits */
+        size_t ps = qb_sgemm_plain_scratch_size(M, K);
+        void *plain = alloc64(ps);
+        float *c = guarded((int64_t)M * ldc);
+        qb_sgemm(M, N, K, a, K, b, N, c, ldc, bias, plain, ps, pool2);
+        check(guards_ok(c, (int64_t)M * ldc), "qb_sgemm leaves the guard regions alone");
+        for (int i = 0; i < M; i++)
+            if (memcmp(c + i * ldc, out[0] + (size_t)i * N, (size_t)N * sizeof(float)) != 0)
+                check(0, "qb_sgemm equals qb_sgemm_packed");
+        guarded_free(c);
+        free(plain);
+    }
     check(memcmp(out[0], out[1], (size_t)M * N * sizeof(float)) == 0, "sgemm: 2 threads give the same bits");
     for (int v = 0; v < 3; v++)
         free(out[v]);

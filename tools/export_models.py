@@ -4,21 +4,20 @@
     python3 tools/export_models.py --out DIR [--only NAME ...] [--no-verify]
 
 Writes DIR/<name>.onnx for every model in MODELS (fixed seeds, so a rerun with
-the same torch gives the same weights). Weights are random but realistic for a
-numerical test: BatchNorm affine parameters are random and the running
-statistics are measured on synthetic images after that (so folding BN into the
-convolutions changes every weight, and every layer's activations stay near unit
-scale), and the head's last convolutions are scaled so that box and class logits
-spread. With onnxruntime installed it checks each file against the PyTorch
-model (relative L2 of output0) and prints the op histogram.
+the same torch gives the same weights). The weights are random but numerically
+like a trained detector's (see randomize): BatchNorm statistics are measured, so
+folding BN changes every weight; FP32 rounding stays ~3e-7 relative to FP64 on
+real photos; every layer reaches the output; the attention blocks are selective.
+With onnxruntime installed it checks each file against the PyTorch model
+(relative L2 of output0) and prints the op histogram.
 """
 
 import argparse
 import collections
-import warnings
 import os
 import sys
 import time
+import warnings
 
 import torch
 import torch.nn as nn

@@ -1,9 +1,11 @@
 /* Conv, ConvTranspose and BatchNormalization (FP32, NCHW, 1 to 3 spatial dims).
  *
- * Conv is an implicit GEMM per image and group: the weights (Mg x Cg*taps) are
- * packed once in prepare(), the im2col panels of B are packed from the image
- * on demand by the GEMM (never materialised); 1x1 stride-1 convolutions read
- * the image as B directly, and depthwise 2-D convolutions run a direct kernel.
+ * Conv is an implicit GEMM per image and group (sgemm.h) with the weights
+ * (Mg x Cg*taps) packed once in prepare(). Which B it reads depends on the
+ * geometry (enum conv_kind): stride-1 1-D/2-D convolutions copy the image into
+ * zero-padded planes once and let the GEMM read every tap's row in place; 1x1
+ * convolutions pack the image itself; everything else packs im2col panels on
+ * demand (never materialised). Depthwise 2-D convolutions run a direct kernel.
  * ConvTranspose is a GEMM into a column buffer (scratch) and a col2im scatter.
  * Spatial geometry is held as three dims (D, H, W): lower ranks lead with 1s.
  */
@@ -20,7 +22,6 @@
 #define DIM_MAX ((int64_t)1 << 24) /* kernel, stride, dilation, pad limit */
 
 typedef float v4sf __attribute__((vector_size(16)));
-typedef int v4si __attribute__((vector_size(16)));
 typedef float v8sf __attribute__((vector_size(32)));
 typedef int v8si __attribute__((vector_size(32)));
 
@@ -134,7 +135,7 @@ static enum qb_status ints_attr(const struct qb_graph *g, const struct qb_node *
 }
 
 /* Shared by Conv and ConvTranspose: X/W/B checks, kernel, strides, dilations, raw
- * pads and auto_pad. wk_off is where the kernel dims start in W's shape (2). */
+ * pads and auto_pad. */
 struct window {
     int nsp;
     enum auto_pad ap;
@@ -193,7 +194,7 @@ static void set_spatial(struct conv_params *p, const struct window *w, const str
     int off = SP - w->nsp;
     for (int i = 0; i < SP; i++) {
         p->in[i] = p->out[i] = p->k[i] = p->s[i] = p->d[i] = 1;
-        p->pb[i] = 0;
+        p->pb[i] = p->pe[i] = 0;
     }
     for (int i = 0; i < w->nsp; i++) {
         p->in[off + i] = x->shape[2 + i];
@@ -269,7 +270,8 @@ static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct q
     p->C = x->shape[1];
     p->M = wt->shape[0];
     if (p->C % p->group || p->M % p->group)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "group %lld does not divide %lld input and %lld output channels",
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID,
+                              "group %lld does not divide %lld input and %lld output channels",
                               (long long)p->group, (long long)p->C, (long long)p->M);
     p->cg = p->C / p->group;
     p->mg = p->M / p->group;
@@ -296,7 +298,8 @@ static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct q
             pe = total - pb;
         }
         if (in + pb + pe < dk)
-            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "kernel (%lld with dilation) exceeds the padded input (%lld)",
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID,
+                                  "kernel (%lld with dilation) exceeds the padded input (%lld)",
                                   (long long)dk, (long long)(in + pb + pe));
         o = (in + pb + pe - dk) / s + 1;
         p->out[off + i] = o;
@@ -521,7 +524,7 @@ INLINE float dw_point(const struct conv_params *p, const float *x, const float *
 }
 
 /* acc += wv * x[0 .. 8) (stride 1) or the even elements of x[0 .. 16) */
-INLINE void dw_tap(v8sf *acc, v8sf wv, const float *src, int64_t sw)
+INLINE void dw_tap(v8sf *acc, const v8sf *wv, const float *src, int64_t sw)
 {
     v8sf a, b;
     memcpy(&a, src, sizeof(a));
@@ -529,7 +532,7 @@ INLINE void dw_tap(v8sf *acc, v8sf wv, const float *src, int64_t sw)
         memcpy(&b, src + 8, sizeof(b));
         a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
     }
-    *acc = *acc + wv * a;
+    *acc = *acc + *wv * a;
 }
 
 /* Plane `item` (image n, channel c): columns whose every tap is inside the
@@ -563,10 +566,10 @@ INLINE void dw_plane_padded(const struct conv_params *p, const float *x, const f
                     float wt = w[ky * KW + kx];
                     v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
                     const float *src = top + ky * dh * wp + ox * sw + kx * dw;
-                    dw_tap(&a0, wv, src, sw);
-                    dw_tap(&a1, wv, src + 8 * sw, sw);
-                    dw_tap(&a2, wv, src + 16 * sw, sw);
-                    dw_tap(&a3, wv, src + 24 * sw, sw);
+                    dw_tap(&a0, &wv, src, sw);
+                    dw_tap(&a1, &wv, src + 8 * sw, sw);
+                    dw_tap(&a2, &wv, src + 16 * sw, sw);
+                    dw_tap(&a3, &wv, src + 24 * sw, sw);
                 }
             memcpy(row + ox, &a0, sizeof(a0));
             memcpy(row + ox + 8, &a1, sizeof(a1));
@@ -581,7 +584,7 @@ INLINE void dw_plane_padded(const struct conv_params *p, const float *x, const f
                 for (int64_t kx = 0; kx < KW; kx++) {
                     float wt = w[ky * KW + kx];
                     v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, wv, top + ky * dh * wp + ox * sw + kx * dw, sw);
+                    dw_tap(&a0, &wv, top + ky * dh * wp + ox * sw + kx * dw, sw);
                 }
             memcpy(row + ox, &a0, sizeof(a0));
         }
@@ -627,10 +630,10 @@ INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, co
                     float wt = w[ky * KW + kx];
                     v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
                     const float *src = x + iy * W + ox * sw + kx * dw - pw;
-                    dw_tap(&a0, wv, src, sw);
-                    dw_tap(&a1, wv, src + 8 * sw, sw);
-                    dw_tap(&a2, wv, src + 16 * sw, sw);
-                    dw_tap(&a3, wv, src + 24 * sw, sw);
+                    dw_tap(&a0, &wv, src, sw);
+                    dw_tap(&a1, &wv, src + 8 * sw, sw);
+                    dw_tap(&a2, &wv, src + 16 * sw, sw);
+                    dw_tap(&a3, &wv, src + 24 * sw, sw);
                 }
             }
             memcpy(row + ox, &a0, sizeof(a0));
@@ -649,7 +652,7 @@ INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, co
                 for (int64_t kx = 0; kx < KW; kx++) {
                     float wt = w[ky * KW + kx];
                     v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, wv, x + iy * W + ox * sw + kx * dw - pw, sw);
+                    dw_tap(&a0, &wv, x + iy * W + ox * sw + kx * dw - pw, sw);
                 }
             }
             memcpy(row + ox, &a0, sizeof(a0));
@@ -835,7 +838,7 @@ static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *i
     for (int64_t b = 0; b < p->N; b++) {
         if (p->kind == CONV_WIDE) {
             struct prep_job pj = {.p = p, .x = x + b * p->C * ihw, .buf = cs.cols};
-            qb_pool_for(ctx->pool, (int)p->C, prep_channel, &pj);
+            qb_pool_for(p->C * p->chan_floats >= 65536 ? ctx->pool : NULL, (int)p->C, prep_channel, &pj);
             memset(cs.cols + p->C * p->chan_floats, 0,
                    (size_t)(p->prep_floats - p->C * p->chan_floats) * sizeof(float));
         }
@@ -1082,7 +1085,8 @@ static enum qb_status bn_infer(struct qb_graph *g, struct qb_node *n, struct qb_
     for (int i = 1; i < n->n_out; i++)
         if (n->out[i] >= 0)
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
-                                  "output %d (running or saved statistics) is training mode; only inference is supported",
+                                  "output %d (running or saved statistics) is training mode; "
+                                  "only inference is supported",
                                   i);
     for (int i = 0; i < 5; i++)
         if ((st = check_f32(g, n, i, i ? "statistics input" : "input X", err)) != QB_OK)

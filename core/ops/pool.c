@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../op.h"
+#include "sgemm.h"
 
 #define SP 3
 #define DIM_MAX ((int64_t)1 << 24)
@@ -123,7 +124,8 @@ static enum qb_status window_dim(const struct qb_graph *g, const struct qb_node 
         if (ap == AP_VALID)
             pb = pe = 0;
         if (in + pb + pe < dk)
-            return qb_node_errorf(g, n, err, QB_ERR_INVALID, "kernel (%lld with dilation) exceeds the padded input (%lld)",
+            return qb_node_errorf(g, n, err, QB_ERR_INVALID,
+                                  "kernel (%lld with dilation) exceeds the padded input (%lld)",
                                   (long long)dk, (long long)(in + pb + pe));
         o = (in + pb + pe - dk) / s + 1;
         if (ceil_mode && (in + pb + pe - dk) % s) {
@@ -172,7 +174,8 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
         return st;
     if (count < 0)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "attribute 'kernel_shape' is required");
-    if ((st = ints_attr(g, n, "kernel_shape", nsp, 1, 1, k, err)) || (st = ints_attr(g, n, "strides", nsp, 1, 1, s, err)) ||
+    if ((st = ints_attr(g, n, "kernel_shape", nsp, 1, 1, k, err)) ||
+        (st = ints_attr(g, n, "strides", nsp, 1, 1, s, err)) ||
         (st = ints_attr(g, n, "dilations", nsp, 1, 1, d, err)) ||
         (st = ints_attr(g, n, "pads", 2 * nsp, 0, 0, pads, err)) || (st = parse_auto_pad(g, n, &ap, err)) ||
         (st = qb_node_attr_int(g, n, "ceil_mode", 0, &ceil_mode, err)) ||
@@ -181,7 +184,8 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
         return st;
     if ((ceil_mode != 0 && ceil_mode != 1) || (include_pad != 0 && include_pad != 1) ||
         (storage_order != 0 && storage_order != 1))
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "ceil_mode, count_include_pad and storage_order must be 0 or 1");
+        return qb_node_errorf(g, n, err, QB_ERR_INVALID,
+                              "ceil_mode, count_include_pad and storage_order must be 0 or 1");
     p->kind = kind;
     p->include_pad = include_pad;
     p->indices = n->n_out > 1 && n->out[1] >= 0;
@@ -489,7 +493,7 @@ __attribute__((target("avx2"))) static void avgpool_plane_avx2(void *ctx, int it
 static qb_pool_fn pick_plane(enum pool_kind kind)
 {
 #if HAVE_AVX2_BUILD
-    if (__builtin_cpu_supports("avx2"))
+    if (qb_sgemm_use_avx2())
         return kind == POOL_MAX ? maxpool_plane_avx2 : avgpool_plane_avx2;
 #endif
     return kind == POOL_MAX ? maxpool_plane : avgpool_plane;

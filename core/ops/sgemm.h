@@ -3,14 +3,16 @@
  *     C[M x N] = A[M x K] . B[K x N] (+ bias[row]) (+ C when QB_SGEMM_ACCUMULATE)
  *
  * A is packed once into row panels (weights: in an op's prepare(); activations:
- * at run time into scratch). B comes from a source that packs column panels on
- * demand, so a convolution packs its im2col panels straight from the image and
- * never materialises the im2col matrix. The kernel is register-blocked
- * (QB_SGEMM_MR x QB_SGEMM_NR), cache-blocked over K and N, and split over the pool's
- * threads; an AVX2+FMA kernel is chosen at run time where the CPU has it.
+ * at run time into scratch). B comes either from a source that packs column
+ * panels on demand (a matrix, or a convolution's im2col panels packed straight
+ * from the image), or, for the offset-row variant, is read in place: row k of
+ * B starts at b + off[k] (a stride-1 convolution over a zero-padded image). The
+ * kernel is register-blocked (QB_SGEMM_MR x QB_SGEMM_NR), cache-blocked over K
+ * and N, and the columns (or rows) are split into items that the pool's threads
+ * take; an AVX2+FMA kernel is chosen at run time where the CPU has it.
  *
  *     float *pa = malloc(qb_sgemm_pack_a_size(M, K) * sizeof(float));
- *     qb_sgemm_pack_a(M, K, w, K, 1, 1.0f, pa);            // row-major weights
+ *     qb_sgemm_pack_a(M, K, w, K, 1, 1.0f, pa, NULL);      // row-major weights
  *     struct qb_sgemm_b src;
  *     qb_sgemm_b_matrix(&src, x, N, 1);                     // row-major B
  *     qb_sgemm_packed(M, N, K, pa, &src, y, N, bias, 0, scratch,
