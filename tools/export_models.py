@@ -51,6 +51,8 @@ MODELS = {
     "yolo12n-tiny-b2-320": ("yolo12", TINY, CONES, 2, 320, 17, 12, True),
     # same weights, newest opset, raw exporter output (Constant nodes kept)
     "yolo12n-tiny-b2-320-op19": ("yolo12", TINY, CONES, 2, 320, 19, 12, False),
+    # Ultralytics' dynamic=True export: symbolic batch/height/width, anchors in the graph
+    "yolo11n-tiny-dyn": ("yolo11", TINY, CONES, 2, 320, 17, 11, True),
     "bench/yolo11n-640-b1": ("yolo11", FULL, COCO, 1, 640, 17, 1100, True),
     "bench/yolo11n-640-b2": ("yolo11", FULL, COCO, 2, 640, 17, 1100, True),
 }
@@ -204,7 +206,8 @@ def main():
             try:
                 exporter = yolo_arch.export_onnx(model, path, imgsz=(size, size), batch=batch,
                                                  opset=opset, names=names, description=desc,
-                                                 fold_constants=fold, dynamo=dynamo)
+                                                 fold_constants=fold, dynamo=dynamo,
+                                                 dynamic=name.endswith("-dyn"))
                 break
             except Exception as e:  # report, then try the other exporter
                 print(f"{name}: export with dynamo={dynamo} failed: {type(e).__name__}: {e}")

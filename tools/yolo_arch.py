@@ -395,6 +395,7 @@ class Detect(nn.Module):
         self._shape = None
         self._anchors = None
         self._strides = None
+        self.dynamic = False  # export: anchors computed in the graph from the input shape
 
     def forward(self, x):
         x = [torch.cat((self.cv2[i](x[i]), self.cv3[i](x[i])), 1) for i in range(self.nl)]
@@ -404,7 +405,7 @@ class Detect(nn.Module):
 
     def decode(self, x):
         shape = tuple(x[0].shape)
-        if self._shape != shape or self._anchors is None or self._anchors.device != x[0].device:
+        if self.dynamic or self._shape != shape or self._anchors is None or self._anchors.device != x[0].device:
             # cached: an export traces them as constants (run one forward first)
             a, s = make_anchors(x, self.stride, 0.5)
             self._anchors, self._strides = a.transpose(0, 1), s.transpose(0, 1)
@@ -673,11 +674,13 @@ def constants_to_initializers(graph):
 
 
 def export_onnx(model, path, imgsz=(640, 640), batch=1, opset=17, names=None, description=None,
-                author="qbench", dynamo=False, fold_constants=True):
+                author="qbench", dynamo=False, fold_constants=True, dynamic=False):
     """Fuse, trace and write an ONNX model with static shapes, input 'images' and
     output 'output0' [batch, 4 + nc, N], plus Ultralytics-style metadata_props.
     Uses the TorchScript exporter (dynamo=False) where torch still has it;
     fold_constants turns the exporter's Constant nodes into initializers.
+    dynamic=True exports as Ultralytics' dynamic=True does: batch, height and
+    width symbolic, the head's anchors computed in the graph (Shape, Range ...).
     Returns the name of the exporter used."""
     import onnx
 
@@ -691,6 +694,10 @@ def export_onnx(model, path, imgsz=(640, 640), batch=1, opset=17, names=None, de
             model(im)
     kwargs = dict(opset_version=opset, input_names=["images"], output_names=["output0"],
                   do_constant_folding=True, export_params=True)
+    if dynamic:
+        model.model[-1].dynamic = True
+        kwargs["dynamic_axes"] = {"images": {0: "batch", 2: "height", 3: "width"},
+                                  "output0": {0: "batch", 2: "anchors"}}
     with torch.no_grad():
         try:
             torch.onnx.export(model, im, path, dynamo=dynamo, **kwargs)

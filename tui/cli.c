@@ -93,6 +93,45 @@ static enum qb_status apply_shape(struct qb_graph *g, const char *spec, struct q
     return qb_graph_set_input_shape(g, name, n, shape, err);
 }
 
+static const char *meta(const struct qb_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta[i].key, key) == 0)
+            return g->meta[i].value;
+    return NULL;
+}
+
+/* An Ultralytics export with dynamic=True has a symbolic [batch,3,height,width]
+ * input; its metadata says what it was exported for (batch "2", imgsz "[640, 640]"),
+ * which is what the user means unless --shape says otherwise. */
+static enum qb_status shape_from_metadata(struct qb_graph *g, struct qb_error *err)
+{
+    const char *imgsz = meta(g, "imgsz"), *batch = meta(g, "batch");
+    struct qb_value *v;
+    long long h = 0, w = 0, b = 1;
+    int64_t shape[4];
+
+    if (g->n_inputs != 1 || !imgsz)
+        return QB_OK;
+    v = &g->values[g->inputs[0]];
+    if (v->ndim != 4 || qb_value_numel(v) >= 0)
+        return QB_OK;
+    if (sscanf(imgsz, " [ %lld , %lld ]", &h, &w) != 2 && sscanf(imgsz, " %lld", &h) == 1)
+        w = h;
+    if (batch)
+        sscanf(batch, " %lld", &b);
+    if (h < 1 || w < 1 || b < 1 || h > 65536 || w > 65536 || b > 4096)
+        return QB_OK;
+    shape[0] = v->shape[0] >= 0 ? v->shape[0] : b;
+    shape[1] = v->shape[1] >= 0 ? v->shape[1] : 3;
+    shape[2] = v->shape[2] >= 0 ? v->shape[2] : h;
+    shape[3] = v->shape[3] >= 0 ? v->shape[3] : w;
+    qb_log(QB_LOG_INFO, "%s: input '%s' takes [%lld,%lld,%lld,%lld] from the model's metadata (batch, imgsz); "
+           "--shape %s=B,C,H,W overrides", g->path, v->name, (long long)shape[0], (long long)shape[1],
+           (long long)shape[2], (long long)shape[3], v->name);
+    return qb_graph_set_input_shape(g, v->name, 4, shape, err);
+}
+
 struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o, enum qb_status *st)
 {
     struct qb_error err = {0};
@@ -101,10 +140,14 @@ struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o
     *st = qb_onnx_load(path, &g, &err);
     for (int i = 0; *st == QB_OK && o && i < o->n_shapes; i++)
         *st = apply_shape(g, o->shapes[i], &err);
+    if (*st == QB_OK && !(o && o->n_shapes))
+        *st = shape_from_metadata(g, &err);
     if (*st == QB_OK)
         *st = qb_graph_prepare(g, &err);
     if (*st != QB_OK) {
         fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(*st));
+        if (*st == QB_ERR_SHAPE && g && !(o && o->n_shapes))
+            fprintf(stderr, "qbench: give symbolic input dimensions with --shape NAME=D,D,...\n");
         qb_graph_free(g);
         return NULL;
     }

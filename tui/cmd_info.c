@@ -40,13 +40,41 @@ static int count_ops(const struct qb_graph *g, struct op_count *c)
     return n;
 }
 
-static int64_t param_count(const struct qb_graph *g)
+/* Learned weights: float initializers read by the ops that carry them. Other
+ * initializers (anchors, strides, shapes) are constants, counted apart, so the
+ * number matches what training frameworks report. */
+static bool is_weight_op(const char *op)
 {
-    int64_t p = 0;
+    static const char *const ops[] = {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "PRelu"};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(op, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+static void param_count(const struct qb_graph *g, int64_t *weights, int64_t *constants)
+{
+    bool *seen = calloc((size_t)g->n_values + 1, sizeof(bool));
+    *weights = *constants = 0;
+    if (!seen)
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct qb_node *n = &g->nodes[i];
+        if (!is_weight_op(n->op_type))
+            continue;
+        for (int k = 0; k < n->n_in; k++) {
+            const struct qb_value *v = qb_node_in(g, n, k);
+            if (v && (v->flags & QB_VALUE_INIT) && !seen[n->in[k]] &&
+                (v->dtype == QB_DTYPE_F32 || v->dtype == QB_DTYPE_F16 || v->dtype == QB_DTYPE_F64)) {
+                seen[n->in[k]] = true;
+                *weights += qb_value_numel(v);
+            }
+        }
+    }
     for (int v = 0; v < g->n_values; v++)
-        if (g->values[v].flags & QB_VALUE_INIT)
-            p += qb_value_numel(&g->values[v]);
-    return p;
+        if ((g->values[v].flags & QB_VALUE_INIT) && !seen[v])
+            *constants += qb_value_numel(&g->values[v]);
+    free(seen);
 }
 
 static double node_flops(const struct qb_graph *g, const struct qb_node *n)
@@ -95,7 +123,10 @@ static void print_json(const struct qb_graph *g, const char *sha, struct op_coun
     for (int i = 0; i < n_ops; i++)
         cJSON_AddNumberToObject(ops, c[i].op, c[i].total);
     cJSON_AddItemToObject(root, "op_counts", ops);
-    cJSON_AddNumberToObject(root, "parameters", (double)param_count(g));
+    int64_t weights, constants;
+    param_count(g, &weights, &constants);
+    cJSON_AddNumberToObject(root, "parameters", (double)weights);
+    cJSON_AddNumberToObject(root, "constant_elements", (double)constants);
     cJSON_AddNumberToObject(root, "flops", flops);
     for (int i = 0; i < g->n_order; i++) {
         const struct qb_node *n = &g->nodes[g->order[i]];
@@ -145,7 +176,10 @@ static void print_text(const struct qb_graph *g, const char *sha, struct op_coun
     for (int i = 0; i < n_ops; i++)
         printf("  %-20s %5d%s\n", c[i].op, c[i].total,
                c[i].runtime == c[i].total ? "" : (c[i].runtime ? "  (some folded)" : "  (folded)"));
-    printf("parameters  %" PRId64 " (%.2f M)\n", param_count(g), (double)param_count(g) / 1e6);
+    int64_t weights, constants;
+    param_count(g, &weights, &constants);
+    printf("parameters  %" PRId64 " (%.2f M) learned weights; %" PRId64 " elements of other constants\n", weights,
+           (double)weights / 1e6, constants);
     printf("flops       %.3f GFLOPs per run at the input shape above (2 per multiply-accumulate)\n", flops / 1e9);
     for (int i = 0; i < g->n_order; i++)
         nq += !!(g->nodes[g->order[i]].def->flags & QB_OP_QUANTIZABLE);

@@ -83,7 +83,7 @@ async function runCase(ort, qbench, tmp, c) {
   const out = path.join(tmp, 'out.npy');
   const saved = path.join(tmp, 'in.npy');
   for (const f of fs.readdirSync(tmp)) fs.unlinkSync(path.join(tmp, f));
-  const args = ['run', c.model, ...c.inputs.flatMap((i) => ['--input', i]),
+  const args = ['run', c.model, ...(c.args || []), ...c.inputs.flatMap((i) => ['--input', i]),
                 '--output', out, '--save-input', saved, '--threads', String(THREADS)];
   const t0 = Date.now();
   const r = spawnSync(qbench, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -100,7 +100,7 @@ async function runCase(ort, qbench, tmp, c) {
     check(false, `${label} --save-input`, e.message);
     return;
   }
-  const want = s.inputMetadata?.[0]?.shape;
+  const want = c.dims || s.inputMetadata?.[0]?.shape;
   if (want && want.join(',') !== input.dims.join(',')) {
     check(false, `${label} --save-input`, `shape [${input.dims}] but the model input is [${want}]`);
     return;
@@ -184,7 +184,7 @@ function listCases(ort, tmp) {
     stats.skipped++;
   }
   const dataDir = path.join(src, 'tests', 'data');
-  const tiny = fs.readdirSync(dataDir).filter((f) => /-tiny-.*\.onnx$/.test(f)).sort();
+  const tiny = fs.readdirSync(dataDir).filter((f) => /-tiny-.*\.onnx$/.test(f) && !/-dyn\.onnx$/.test(f)).sort();
   if (!tiny.length) throw new Error(`no *-tiny-*.onnx models in ${dataDir}`);
   tiny.forEach((f, k) => {
     const model = path.join(dataDir, f);
@@ -200,6 +200,25 @@ function listCases(ort, tmp) {
     cases.push({ model, inputs: [npy], what: 'synthetic .npy', synthetic: k + 1,
                  verify: (t) => (sameArray(t.data, lib.readNpy(npy).data) ? null : '--save-input differs from --input') });
   });
+  // an Ultralytics dynamic=True export (symbolic batch, height, width): qbench
+  // binds the shape (--shape, or the model's metadata) and folds the anchor graph
+  for (const f of fs.readdirSync(dataDir).filter((f) => /-dyn\.onnx$/.test(f)).sort()) {
+    const model = path.join(dataDir, f);
+    for (const dims of [[2, 3, 320, 320], [1, 3, 256, 416]]) {
+      const args = ['--shape', `images=${dims.join(',')}`];
+      if (images.length) {
+        const slots = images.slice(0, dims[0]);
+        cases.push({ model, args, dims, inputs: slots, what: `--shape ${dims} ${slots.map((i) => path.basename(i)).join(' + ')}`,
+                     verify: imageCheck(slots.map((_, k) => k)) });
+      }
+      const npy = path.join(tmp, '..', `${path.basename(f, '.onnx')}.${dims.join('x')}.synthetic.npy`);
+      cases.push({ model, args, dims, inputs: [npy], what: `--shape ${dims} synthetic .npy`, synthetic: 100 + dims[3],
+                   verify: (t) => (sameArray(t.data, lib.readNpy(npy).data) ? null : '--save-input differs from --input') });
+    }
+    if (images.length)
+      cases.push({ model, args: [], dims: [2, 3, 320, 320], inputs: images.slice(0, 1),
+                   what: 'shape from the metadata (batch 2, imgsz 320)', verify: imageCheck([0, 0]) });
+  }
   return cases;
 }
 
@@ -215,7 +234,7 @@ async function main() {
     for (const c of listCases(ort, tmp)) {
       if (c.synthetic) {
         const s = await session(ort, c.model);
-        const dims = s.inputMetadata[0].shape;
+        const dims = c.dims || s.inputMetadata[0].shape;
         lib.writeNpy(c.inputs[0], syntheticInput(dims, 1000 + c.synthetic), dims);
       }
       await runCase(ort, qbench, tmp, c);
