@@ -1,6 +1,12 @@
 // OpenCV side of core/image.h. Nothing else in qbench includes OpenCV.
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -57,6 +63,50 @@ extern "C" enum qb_status qb_image_letterbox(const char *path, int dst_w, int ds
             lb->scale = (float)r;
             lb->pad_left = left;
             lb->pad_top = top;
+        }
+    } catch (const cv::Exception &ex) {
+        return qb_errorf(err, QB_ERR_INTERNAL, "%s: OpenCV failed: %s", path, ex.what());
+    }
+    return QB_OK;
+}
+
+extern "C" int qb_image_available(void)
+{
+    return 1;
+}
+
+extern "C" enum qb_status qb_image_write_rgb(const char *path, const unsigned char *rgb, int w, int h, int quality,
+                                             struct qb_error *err)
+{
+    const char *dot = std::strrchr(path, '.');
+    std::string ext = dot ? dot : "";
+    for (auto &c : ext)
+        c = (char)std::tolower((unsigned char)c);
+    std::vector<int> params;
+    if (ext == ".jpg" || ext == ".jpeg")
+        params = {cv::IMWRITE_JPEG_QUALITY, quality};
+    else if (ext != ".png")
+        return qb_errorf(err, QB_ERR_USAGE, "%s: unknown image extension (use .jpg or .png)", path);
+    try {
+        // OpenCV wants BGR; the caller's buffer is left untouched
+        cv::Mat src(h, w, CV_8UC3, const_cast<unsigned char *>(rgb)), bgr;
+        std::vector<unsigned char> buf;
+        cv::cvtColor(src, bgr, cv::COLOR_RGB2BGR);
+        if (!cv::imencode(ext, bgr, buf, params))
+            return qb_errorf(err, QB_ERR_IO, "%s: cannot encode image", path);
+        std::string tmp = std::string(path) + ".tmp.XXXXXX";
+        int fd = mkstemp(&tmp[0]);
+        if (fd < 0)
+            return qb_errorf(err, QB_ERR_IO, "%s: %s", path, std::strerror(errno));
+        FILE *f = fdopen(fd, "wb");
+        bool ok = f && std::fwrite(buf.data(), 1, buf.size(), f) == buf.size();
+        ok = f && std::fclose(f) == 0 && ok;
+        if (!f)
+            close(fd);
+        if (!ok || std::rename(tmp.c_str(), path) != 0) {
+            int e = errno;
+            unlink(tmp.c_str());
+            return qb_errorf(err, QB_ERR_IO, "%s: write failed: %s", path, std::strerror(e));
         }
     } catch (const cv::Exception &ex) {
         return qb_errorf(err, QB_ERR_INTERNAL, "%s: OpenCV failed: %s", path, ex.what());
