@@ -7,9 +7,12 @@
 
 #include "op.h"
 
-/* Folding evaluates constant subgraphs at prepare time; past this many output
- * elements a node is left to run time instead (it would only cost memory). */
+/* Folding evaluates constant subgraphs at prepare time; a node whose outputs
+ * are larger, whose arithmetic is heavier or whose scratch is bigger than these
+ * is left to run time instead (a hostile model must not make loading slow). */
 #define FOLD_MAX_ELEMS ((int64_t)1 << 26)
+#define FOLD_MAX_FLOPS 1e8
+#define FOLD_MAX_SCRATCH ((size_t)64 << 20)
 
 enum qb_status qb_graph_new(const char *path, struct qb_graph **out, struct qb_error *err)
 {
@@ -419,6 +422,8 @@ static enum qb_status fold_node(struct qb_graph *g, struct qb_node *n, struct qb
         if (v && qb_value_numel(v) > FOLD_MAX_ELEMS)
             return QB_OK;
     }
+    if (n->def->flops && n->def->flops(g, n) > FOLD_MAX_FLOPS)
+        return QB_OK;
     for (int k = 0; k < n->n_in; k++) {
         memset(&in[k], 0, sizeof(in[k]));
         if (n->in[k] >= 0)
@@ -436,6 +441,11 @@ static enum qb_status fold_node(struct qb_graph *g, struct qb_node *n, struct qb
     }
     if (n->def->prepare && (st = n->def->prepare(g, n, &state, &scratch, err)) != QB_OK)
         return st;
+    if (scratch > FOLD_MAX_SCRATCH) {
+        if (n->def->release)
+            n->def->release(state);
+        return QB_OK;
+    }
     if (scratch && !(ctx.scratch = qb_arena_alloc(g->arena, scratch)))
         st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory folding node '%s'", g->path, n->name);
     ctx.state = state;

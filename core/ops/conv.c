@@ -2,12 +2,13 @@
  *
  * Conv is an implicit GEMM per image and group (sgemm.h) with the weights
  * (Mg x Cg*taps) packed once in prepare(). Which B it reads depends on the
- * geometry (enum conv_kind): stride-1 1-D/2-D convolutions copy the image into
+ * geometry (enum qb_conv_kind): stride-1 1-D/2-D convolutions copy the image into
  * zero-padded planes once and let the GEMM read every tap's row in place; 1x1
  * convolutions pack the image itself; everything else packs im2col panels on
  * demand (never materialised). Depthwise 2-D convolutions run a direct kernel.
  * ConvTranspose is a GEMM into a column buffer (scratch) and a col2im scatter.
  * Spatial geometry is held as three dims (D, H, W): lower ranks lead with 1s.
+ * This file parses, plans and packs the weights; conv_kernels.c has the kernels.
  */
 #include <limits.h>
 #include <math.h>
@@ -15,69 +16,21 @@
 #include <string.h>
 
 #include "../op.h"
+#include "conv_kernels.h"
 #include "sgemm.h"
 
-#define SP 3
-#define NR QB_SGEMM_NR
+#define SP QB_CONV_SP
 #define DIM_MAX ((int64_t)1 << 24) /* kernel, stride, dilation, pad limit */
+#define WIDE_MAX_FLOATS ((int64_t)1 << 28) /* padded planes of a WIDE conv */
+#define WIDE_MAX_ROWS ((int64_t)1 << 20)   /* Cg * taps: its offset table */
 
 typedef float v4sf __attribute__((vector_size(16)));
-typedef float v8sf __attribute__((vector_size(32)));
-typedef int v8si __attribute__((vector_size(32)));
-
-/* Kernels are written once as always-inline bodies and compiled twice: for
- * the baseline ISA and, on x86-64, for AVX2 (chosen at run time). */
-#define INLINE static inline __attribute__((always_inline))
-#if defined(__x86_64__) && defined(__GNUC__)
-#define HAVE_AVX2_BUILD 1
-#define TARGET_AVX2 __attribute__((target("avx2,fma")))
-#else
-#define HAVE_AVX2_BUILD 0
-#endif
 
 enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
-
-/* GEMM: im2col panels packed from the image (any geometry);
- * WIDE: stride 1: the image is first copied into zero-padded planes, where
- *       every kernel tap's im2col row is one contiguous run read in place: the
- *       GEMM runs on a grid wq wide (a few wasted columns per output row);
- * POINTWISE: 1x1, stride 1, no pads: the image is B;
- * DEPTHWISE: one input and one output channel per group, direct. */
-enum conv_kind { CONV_GEMM, CONV_WIDE, CONV_POINTWISE, CONV_DEPTHWISE };
-
-struct conv_params {
-    int nsp;
-    enum conv_kind kind;
-    int64_t N, C, M, group, cg, mg, taps;
-    /* spatial, as (D, H, W) */
-    int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
-    /* CONV_WIDE: padded planes hq x wq; row k of B (channel k / taps of the
-     * group, tap k % taps) starts off[k] floats into the group's first plane */
-    int64_t hq, wq, chan_floats, prep_floats;
-    int64_t *off;
-};
 
 struct bn_params {
     float eps;
 };
-
-static int64_t i64min(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t i64max(int64_t a, int64_t b) { return a > b ? a : b; }
-
-/* t in [lo, hi) are the t < T with 0 <= t * s + o < L. */
-static void tap_range(int64_t o, int64_t s, int64_t L, int64_t T, int64_t *lo, int64_t *hi)
-{
-    int64_t a = o >= 0 ? 0 : (-o + s - 1) / s;
-    int64_t b = o > L - 1 ? 0 : (L - 1 - o) / s + 1;
-    if (b > T)
-        b = T;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
-
-static int64_t spatial_numel(const int64_t *dims) { return dims[0] * dims[1] * dims[2]; }
 
 /* Attributes ---------------------------------------------------------------- */
 
@@ -161,6 +114,16 @@ static enum qb_status parse_window(const struct qb_graph *g, const struct qb_nod
     for (int i = 0; i < x->ndim; i++)
         if (x->shape[i] < 1 || wt->shape[i] < 1)
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "empty input or weight dimension");
+    /* int-sized images, channels, planes and kernels (run() needs them anyway), so
+     * that no product below overflows */
+    if (x->shape[0] > INT_MAX / x->shape[1] || wt->shape[0] > INT_MAX / wt->shape[1])
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "too many images or channels");
+    for (int i = 2, plane = 1, taps = 1; i < x->ndim; i++) {
+        if (x->shape[i] > INT_MAX / plane || wt->shape[i] > INT_MAX / taps)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input plane or kernel too large");
+        plane *= (int)x->shape[i];
+        taps *= (int)wt->shape[i];
+    }
     if (b && (b->ndim != 1))
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "bias B must be 1-D");
     for (int i = 0; i < w->nsp; i++)
@@ -189,7 +152,7 @@ static enum qb_status parse_group(const struct qb_graph *g, const struct qb_node
 }
 
 /* Copies the window into p's (D, H, W) layout, lower ranks leading with 1s. */
-static void set_spatial(struct conv_params *p, const struct window *w, const struct qb_value *x)
+static void set_spatial(struct qb_conv_params *p, const struct window *w, const struct qb_value *x)
 {
     int off = SP - w->nsp;
     for (int i = 0; i < SP; i++) {
@@ -203,7 +166,7 @@ static void set_spatial(struct conv_params *p, const struct window *w, const str
         p->d[off + i] = w->d[i];
     }
     p->nsp = w->nsp;
-    p->taps = spatial_numel(p->k);
+    p->taps = qb_conv_numel3(p->k);
 }
 
 static enum qb_status check_gemm_dims(const struct qb_graph *g, const struct qb_node *n, int64_t m, int64_t nn,
@@ -227,9 +190,9 @@ static void set_out(struct qb_value *v, int ndim, const int64_t *shape)
 
 /* Conv: infer --------------------------------------------------------------- */
 
-/* Chooses CONV_WIDE for 1-D/2-D convolutions whose padded-width grid wastes at
+/* Chooses QB_CONV_KIND_WIDE for 1-D/2-D convolutions whose padded-width grid wastes at
  * most a fifth of the columns. */
-static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct conv_params *p, struct qb_error *err)
+static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct qb_conv_params *p, struct qb_error *err)
 {
     /* strided convolutions: packing im2col beats splitting the image by phase */
     if (p->nsp > 2 || p->in[0] != 1 || p->s[1] != 1 || p->s[2] != 1)
@@ -239,9 +202,11 @@ static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct co
     if ((p->wq - p->out[2]) * 5 > p->wq || p->out[1] * p->wq > INT_MAX / 2)
         return QB_OK;
     p->chan_floats = p->hq * p->wq;
+    if (p->chan_floats > WIDE_MAX_FLOATS / p->C || p->cg * p->taps > WIDE_MAX_ROWS)
+        return QB_OK;
     /* slack: the wasted columns of the last output row read past the last plane */
     p->prep_floats = p->C * p->chan_floats + p->wq + p->k[2] * p->d[2] + 64;
-    if (p->prep_floats > ((int64_t)1 << 28))
+    if (p->prep_floats > WIDE_MAX_FLOATS)
         return QB_OK;
     if (!(p->off = qb_arena_calloc(g->arena, (size_t)(p->cg * p->taps), sizeof(int64_t))))
         return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory at node '%s'", g->path, n->name);
@@ -249,14 +214,14 @@ static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct co
         int64_t t = k % p->taps;
         p->off[k] = k / p->taps * p->chan_floats + t / p->k[2] * p->d[1] * p->wq + t % p->k[2] * p->d[2];
     }
-    p->kind = CONV_WIDE;
+    p->kind = QB_CONV_KIND_WIDE;
     return QB_OK;
 }
 
 static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
-    struct conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    struct qb_conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
     struct window w;
     int64_t oshape[2 + SP];
     enum qb_status st;
@@ -306,17 +271,17 @@ static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct q
         p->pb[off + i] = pb;
         p->pe[off + i] = pe;
     }
-    if ((st = check_gemm_dims(g, n, p->mg, spatial_numel(p->out), p->cg * p->taps, err)) != QB_OK)
+    if (!qb_conv_numel3_le(p->out, INT_MAX / 2))
+        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "output plane too large");
+    if ((st = check_gemm_dims(g, n, p->mg, qb_conv_numel3(p->out), p->cg * p->taps, err)) != QB_OK)
         return st;
-    if (spatial_numel(p->in) > INT_MAX)
-        return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "input plane too large");
 
-    p->kind = CONV_GEMM;
+    p->kind = QB_CONV_KIND_GEMM;
     if (p->cg == 1 && p->mg == 1 && w.nsp <= 2)
-        p->kind = CONV_DEPTHWISE;
-    else if (p->taps == 1 && spatial_numel(p->s) == 1 && p->pb[0] + p->pb[1] + p->pb[2] == 0 &&
-             spatial_numel(p->out) == spatial_numel(p->in))
-        p->kind = CONV_POINTWISE;
+        p->kind = QB_CONV_KIND_DEPTHWISE;
+    else if (p->taps == 1 && qb_conv_numel3(p->s) == 1 && p->pb[0] + p->pb[1] + p->pb[2] == 0 &&
+             qb_conv_numel3(p->out) == qb_conv_numel3(p->in))
+        p->kind = QB_CONV_KIND_POINTWISE;
     else if ((st = plan_wide(g, n, p, err)) != QB_OK)
         return st;
 
@@ -329,372 +294,6 @@ static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct q
     return QB_OK;
 }
 
-/* Conv: im2col packing for the GEMM ----------------------------------------- */
-
-struct im2col {
-    const float *x; /* image n, first channel of the group */
-    int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP];
-};
-
-/* d[t] = src[t] for t < n, 8 at a time */
-INLINE void copy_run1(float *d, const float *src, int64_t n)
-{
-    int64_t t = 0;
-    for (; t + 8 <= n; t += 8) {
-        v8sf a;
-        memcpy(&a, src + t, sizeof(a));
-        memcpy(d + t, &a, sizeof(a));
-    }
-    for (; t < n; t++)
-        d[t] = src[t];
-}
-
-/* d[t] = src[2 t] for t < n: the even elements of 16-float loads, the last
- * load shifted back one float so that it ends at src[2 n - 2] */
-INLINE void copy_run2(float *d, const float *src, int64_t n)
-{
-    int64_t t = 0;
-    for (; t + 8 <= n; t += 8) {
-        v8sf a, b;
-        if (t + 8 < n) {
-            memcpy(&a, src + 2 * t, sizeof(a));
-            memcpy(&b, src + 2 * t + 8, sizeof(b));
-            a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
-        } else {
-            if (t == 0)
-                break;
-            memcpy(&a, src + 2 * t - 1, sizeof(a));
-            memcpy(&b, src + 2 * t + 7, sizeof(b));
-            a = __builtin_shuffle(a, b, (v8si){1, 3, 5, 7, 9, 11, 13, 15});
-        }
-        memcpy(d + t, &a, sizeof(a));
-    }
-    for (; t < n; t++)
-        d[t] = src[2 * t];
-}
-
-INLINE void copy_run(float *d, const float *src, int64_t sw, int64_t n)
-{
-    if (sw == 1)
-        copy_run1(d, src, n);
-    else if (sw == 2)
-        copy_run2(d, src, n);
-    else
-        for (int64_t t = 0; t < n; t++)
-            d[t] = src[t * sw];
-}
-
-#define KW_CACHE 32
-
-/* B[k][n] = x[ch][oz*s - p + fz*d][oy*s - p + fy*d][ox*s - p + fx*d] (0 in the
- * pads), k = (ch, fz, fy, fx), n = (oz, oy, ox). Walks each k row as runs along
- * output rows; no divisions inside the loops. */
-INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
-{
-    const struct im2col *c = b->ctx;
-    const int64_t D = c->in[0], H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
-    const int64_t KH = c->k[1], KW = c->k[2], sw = c->s[2], plane = spatial_numel(c->in);
-    const int64_t npan = (nc + NR - 1) / NR, taps = spatial_numel(c->k);
-    const int64_t oz0 = n0 / (OH * OW), oy0 = n0 % (OH * OW) / OW, ox0 = n0 % OW;
-    int64_t xlo[KW_CACHE], xhi[KW_CACHE]; /* valid ox of each fx over a whole row */
-    int64_t ch = k0 / taps, t = k0 % taps, fz = t / (KH * KW), fy = t / KW % KH, fx = t % KW;
-    float row[QB_SGEMM_NC + NR]; /* columns past nc stay zero */
-
-    memset(row + nc, 0, (size_t)(npan * NR - nc) * sizeof(float));
-    for (int64_t i = 0; i < KW && i < KW_CACHE; i++)
-        tap_range(i * c->d[2] - c->pb[2], sw, W, OW, &xlo[i], &xhi[i]);
-    for (int kk = 0; kk < kc; kk++) {
-        const float *xc = c->x + ch * plane;
-        int64_t j = 0, oz = oz0, oy = oy0, ox = ox0, lo_row, hi_row;
-        int64_t xoff = fx * c->d[2] - c->pb[2]; /* ix = ox * sw + xoff */
-
-        if (fx < KW_CACHE) {
-            lo_row = xlo[fx];
-            hi_row = xhi[fx];
-        } else {
-            tap_range(xoff, sw, W, OW, &lo_row, &hi_row);
-        }
-        /* the row of B, contiguous, then its panels' slices */
-        while (j < nc) {
-            int64_t run = i64min(OW - ox, nc - j);
-            int64_t iz = oz * c->s[0] - c->pb[0] + fz * c->d[0], iy = oy * c->s[1] - c->pb[1] + fy * c->d[1];
-            if (iz < 0 || iz >= D || iy < 0 || iy >= H) {
-                memset(row + j, 0, (size_t)run * sizeof(float));
-            } else {
-                int64_t lo = lo_row - ox, hi = hi_row - ox;
-                lo = lo < 0 ? 0 : lo > run ? run : lo;
-                hi = hi < lo ? lo : hi > run ? run : hi;
-                for (int64_t z = 0; z < lo; z++)
-                    row[j + z] = 0.0f;
-                if (hi > lo)
-                    copy_run(row + j + lo, xc + (iz * H + iy) * W + (ox + lo) * sw + xoff, sw, hi - lo);
-                for (int64_t z = hi; z < run; z++)
-                    row[j + z] = 0.0f;
-            }
-            j += run;
-            ox = 0;
-            if (++oy == OH) {
-                oy = 0;
-                oz++;
-            }
-        }
-        for (int64_t p = 0; p < npan; p++)
-            memcpy(dst + (size_t)(p * kc + kk) * NR, row + p * NR, NR * sizeof(float));
-        if (++fx == KW) {
-            fx = 0;
-            if (++fy == KH) {
-                fy = 0;
-                if (++fz == c->k[0]) {
-                    fz = 0;
-                    ch++;
-                }
-            }
-        }
-    }
-}
-
-static void pack_im2col(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
-{
-    pack_im2col_body(b, k0, kc, n0, nc, dst);
-}
-
-#if HAVE_AVX2_BUILD
-TARGET_AVX2 static void pack_im2col_avx2(const struct qb_sgemm_b *b, int k0, int kc, int n0, int nc, float *dst)
-{
-    pack_im2col_body(b, k0, kc, n0, nc, dst);
-}
-#endif
-
-/* Conv: zero-padded planes ---------------------------------------------------- */
-
-struct prep_job {
-    const struct conv_params *p;
-    const float *x; /* image n */
-    float *buf;
-};
-
-/* Channel ch into its hq x wq plane: the image with its pads as zeros. */
-static void prep_channel(void *ctx, int ch)
-{
-    const struct prep_job *j = ctx;
-    const struct conv_params *p = j->p;
-    const int64_t H = p->in[1], W = p->in[2], wq = p->wq, pl = p->pb[2];
-    const float *xc = j->x + (int64_t)ch * H * W;
-    float *dst = j->buf + (int64_t)ch * p->chan_floats;
-
-    for (int64_t r = 0; r < p->hq; r++) {
-        int64_t iy = r - p->pb[1];
-        float *row = dst + r * wq;
-        if (iy < 0 || iy >= H) {
-            memset(row, 0, (size_t)wq * sizeof(float));
-            continue;
-        }
-        memset(row, 0, (size_t)pl * sizeof(float));
-        memcpy(row + pl, xc + iy * W, (size_t)W * sizeof(float));
-        memset(row + pl + W, 0, (size_t)(wq - pl - W) * sizeof(float));
-    }
-}
-
-/* Conv: depthwise direct kernel --------------------------------------------- */
-
-struct dw_job {
-    const struct conv_params *p;
-    const float *x, *w, *b;
-    float *y;
-};
-
-/* One output element, every tap checked: bias, then the taps in (ky, kx) order
- * (the vector path below adds in the same order, so both round alike). */
-INLINE float dw_point(const struct conv_params *p, const float *x, const float *w, float bias, int64_t oy,
-                      int64_t ox)
-{
-    const int64_t H = p->in[1], W = p->in[2], KH = p->k[1], KW = p->k[2];
-    float acc = bias;
-    for (int64_t ky = 0; ky < KH; ky++) {
-        int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-        if (iy < 0 || iy >= H)
-            continue;
-        for (int64_t kx = 0; kx < KW; kx++) {
-            int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2];
-            if (ix >= 0 && ix < W)
-                acc = acc + w[ky * KW + kx] * x[iy * W + ix];
-        }
-    }
-    return acc;
-}
-
-/* acc += wv * x[0 .. 8) (stride 1) or the even elements of x[0 .. 16) */
-INLINE void dw_tap(v8sf *acc, const v8sf *wv, const float *src, int64_t sw)
-{
-    v8sf a, b;
-    memcpy(&a, src, sizeof(a));
-    if (sw != 1) {
-        memcpy(&b, src + 8, sizeof(b));
-        a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
-    }
-    *acc = *acc + *wv * a;
-}
-
-/* Plane `item` (image n, channel c): columns whose every tap is inside the
- * image run 8 (and 32) at a time for strides 1 and 2, the rest point by point. */
-#define DW_PAD_MAX 16384 /* floats of a zero-padded plane on the stack */
-
-/* Small planes: copied into a zero-padded buffer first, so that every column
- * runs in vectors (a pad tap adds w * 0). */
-INLINE void dw_plane_padded(const struct conv_params *p, const float *x, const float *w, float bias, float *y,
-                            const int64_t sw, const int64_t KW, int64_t hp, int64_t wp)
-{
-    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1];
-    const int64_t dh = p->d[1], dw = p->d[2], sh = p->s[1];
-    float pad[DW_PAD_MAX];
-
-    for (int64_t r = 0; r < hp; r++) {
-        float *pr = pad + r * wp;
-        int64_t iy = r - p->pb[1];
-        memset(pr, 0, (size_t)wp * sizeof(float));
-        if (iy >= 0 && iy < H)
-            memcpy(pr + p->pb[2], x + iy * W, (size_t)W * sizeof(float));
-    }
-    for (int64_t oy = 0; oy < OH; oy++) {
-        float *row = y + oy * OW;
-        const float *top = pad + oy * sh * wp;
-        int64_t ox = 0;
-        for (; ox + 32 <= OW; ox += 32) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t ky = 0; ky < KH; ky++)
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    const float *src = top + ky * dh * wp + ox * sw + kx * dw;
-                    dw_tap(&a0, &wv, src, sw);
-                    dw_tap(&a1, &wv, src + 8 * sw, sw);
-                    dw_tap(&a2, &wv, src + 16 * sw, sw);
-                    dw_tap(&a3, &wv, src + 24 * sw, sw);
-                }
-            memcpy(row + ox, &a0, sizeof(a0));
-            memcpy(row + ox + 8, &a1, sizeof(a1));
-            memcpy(row + ox + 16, &a2, sizeof(a2));
-            memcpy(row + ox + 24, &a3, sizeof(a3));
-        }
-        for (; ox < OW; ox += 8) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
-            if (ox + 8 > OW) /* the last block overlaps the previous one: same values again */
-                ox = OW - 8;
-            for (int64_t ky = 0; ky < KH; ky++)
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, &wv, top + ky * dh * wp + ox * sw + kx * dw, sw);
-                }
-            memcpy(row + ox, &a0, sizeof(a0));
-        }
-    }
-}
-
-INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, const int64_t KW)
-{
-    const struct conv_params *p = j->p;
-    const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1];
-    const int64_t pw = p->pb[2], dw = p->d[2], reach = (KW - 1) * dw;
-    const int64_t c = item % p->C;
-    const float *x = j->x + (int64_t)item * H * W, *w = j->w + c * KH * KW;
-    float *y = j->y + (int64_t)item * OH * OW;
-    const float bias = j->b ? j->b[c] : 0.0f;
-    /* vector columns: the first tap at or right of 0, the last load (which reads
-     * sw floats per lane) inside the row */
-    int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
-
-    const int64_t hp = i64max(H + p->pb[1] + p->pe[1], (OH - 1) * p->s[1] + (KH - 1) * p->d[1] + 1);
-    const int64_t wp = i64max(W + pw + p->pe[2], (OW - 1) * sw + reach + 1) + 16;
-
-    if (sw <= 2 && OW >= 8 && hp * wp <= DW_PAD_MAX) {
-        dw_plane_padded(p, x, w, bias, y, sw, KW, hp, wp);
-        return;
-    }
-    if (sw > 2 || vhi > OW)
-        vhi = sw > 2 ? 0 : OW;
-    if (vhi < vlo)
-        vhi = vlo;
-    for (int64_t oy = 0; oy < OH; oy++) {
-        float *row = y + oy * OW;
-        int64_t ox = 0;
-        for (; ox < vlo && ox < OW; ox++)
-            row[ox] = dw_point(p, x, w, bias, oy, ox);
-        for (; ox + 32 <= vhi; ox += 32) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t ky = 0; ky < KH; ky++) {
-                int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                if (iy < 0 || iy >= H)
-                    continue;
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    const float *src = x + iy * W + ox * sw + kx * dw - pw;
-                    dw_tap(&a0, &wv, src, sw);
-                    dw_tap(&a1, &wv, src + 8 * sw, sw);
-                    dw_tap(&a2, &wv, src + 16 * sw, sw);
-                    dw_tap(&a3, &wv, src + 24 * sw, sw);
-                }
-            }
-            memcpy(row + ox, &a0, sizeof(a0));
-            memcpy(row + ox + 8, &a1, sizeof(a1));
-            memcpy(row + ox + 16, &a2, sizeof(a2));
-            memcpy(row + ox + 24, &a3, sizeof(a3));
-        }
-        for (; ox < vhi && vhi - vlo >= 8; ox += 8) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
-            if (ox + 8 > vhi) /* the last block overlaps the previous one: same values again */
-                ox = vhi - 8;
-            for (int64_t ky = 0; ky < KH; ky++) {
-                int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                if (iy < 0 || iy >= H)
-                    continue;
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, &wv, x + iy * W + ox * sw + kx * dw - pw, sw);
-                }
-            }
-            memcpy(row + ox, &a0, sizeof(a0));
-        }
-        for (; ox < OW; ox++)
-            row[ox] = dw_point(p, x, w, bias, oy, ox);
-    }
-}
-
-/* Constant stride and width for the common 3-wide kernels, so that the tap
- * loops unroll. */
-INLINE void dw_plane_body(const struct dw_job *j, int item)
-{
-    int64_t sw = j->p->s[2], kw = j->p->k[2];
-    if (sw == 1 && kw == 3)
-        dw_plane_rows(j, item, 1, 3);
-    else if (sw == 2 && kw == 3)
-        dw_plane_rows(j, item, 2, 3);
-    else
-        dw_plane_rows(j, item, sw, kw);
-}
-
-static void dw_plane(void *ctx, int item)
-{
-    dw_plane_body(ctx, item);
-}
-
-#if HAVE_AVX2_BUILD
-TARGET_AVX2 static void dw_plane_avx2(void *ctx, int item)
-{
-    dw_plane_body(ctx, item);
-}
-#endif
-
-static qb_pool_fn pick_dw(void)
-{
-#if HAVE_AVX2_BUILD
-    if (qb_sgemm_use_avx2())
-        return dw_plane_avx2;
-#endif
-    return dw_plane;
-}
 
 /* Conv: prepare / run --------------------------------------------------------- */
 
@@ -714,20 +313,20 @@ static void conv_release(void *state)
 }
 
 /* WIDE reads B in place (offset-row GEMM, its own A layout). */
-static bool rows_gemm(const struct conv_params *p)
+static bool rows_gemm(const struct qb_conv_params *p)
 {
-    return p->kind == CONV_WIDE;
+    return p->kind == QB_CONV_KIND_WIDE;
 }
 
 /* Geometry of the per-group GEMM: A is rows x depth, packed per group. */
-static void conv_gemm_shape(const struct conv_params *p, bool transpose, int *rows, int *depth)
+static void conv_gemm_shape(const struct qb_conv_params *p, bool transpose, int *rows, int *depth)
 {
     *rows = (int)(transpose ? p->mg * p->taps : p->mg);
     *depth = (int)(transpose ? p->cg : p->cg * p->taps);
 }
 
-static void pack_weights(const struct conv_params *p, bool transpose, const float *w, float *dst, size_t group_floats,
-                         int64_t g, struct qb_pool *pool)
+static void pack_weights(const struct qb_conv_params *p, bool transpose, const float *w, float *dst,
+                         size_t group_floats, int64_t g, struct qb_pool *pool)
 {
     int rows, depth;
     conv_gemm_shape(p, transpose, &rows, &depth);
@@ -740,17 +339,17 @@ static void pack_weights(const struct conv_params *p, bool transpose, const floa
 }
 
 /* Column buffer of ConvTranspose, padded planes of a wide Conv (floats). */
-static size_t col_floats(const struct conv_params *p, bool transpose)
+static size_t col_floats(const struct qb_conv_params *p, bool transpose)
 {
     if (transpose)
-        return (size_t)(p->mg * p->taps * spatial_numel(p->in));
-    return p->kind == CONV_WIDE ? (size_t)p->prep_floats : 0;
+        return (size_t)(p->mg * p->taps * qb_conv_numel3(p->in));
+    return p->kind == QB_CONV_KIND_WIDE ? (size_t)p->prep_floats : 0;
 }
 
 static enum qb_status prepare_common(const struct qb_graph *g, const struct qb_node *n, bool transpose, void **state,
                                      size_t *scratch, struct qb_error *err)
 {
-    const struct conv_params *p = n->params;
+    const struct qb_conv_params *p = n->params;
     const struct qb_value *w = qb_node_in(g, n, 1);
     struct conv_state *s = NULL;
     int rows, depth;
@@ -758,7 +357,7 @@ static enum qb_status prepare_common(const struct qb_graph *g, const struct qb_n
 
     *state = NULL;
     *scratch = 0;
-    if (p->kind == CONV_DEPTHWISE && !transpose)
+    if (p->kind == QB_CONV_KIND_DEPTHWISE && !transpose)
         return QB_OK;
     conv_gemm_shape(p, transpose, &rows, &depth);
     gf = round64(qb_sgemm_pack_a_size(rows, depth) * sizeof(float)) / sizeof(float);
@@ -794,7 +393,7 @@ struct conv_scratch {
     bool packed;
 };
 
-static enum qb_status conv_scratch_split(const struct conv_params *p, bool transpose, const struct qb_kctx *ctx,
+static enum qb_status conv_scratch_split(const struct qb_conv_params *p, bool transpose, const struct qb_kctx *ctx,
                                          struct conv_scratch *cs)
 {
     int rows, depth;
@@ -821,59 +420,41 @@ static enum qb_status conv_scratch_split(const struct conv_params *p, bool trans
 static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
                                const struct qb_kctx *ctx)
 {
-    const struct conv_params *p = n->params;
+    const struct qb_conv_params *p = n->params;
     const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
     float *y = out[0].data;
-    int64_t ohw = spatial_numel(p->out), ihw = spatial_numel(p->in);
+    int64_t ohw = qb_conv_numel3(p->out), ihw = qb_conv_numel3(p->in);
     struct conv_scratch cs;
     enum qb_status st;
 
-    if (p->kind == CONV_DEPTHWISE) {
-        struct dw_job j = {.p = p, .x = x, .w = w, .b = bias, .y = y};
-        qb_pool_for(ctx->pool, (int)(p->N * p->C), pick_dw(), &j);
+    if (p->kind == QB_CONV_KIND_DEPTHWISE) {
+        qb_conv_depthwise(p, x, w, bias, y, ctx->pool);
         return QB_OK;
     }
     if ((st = conv_scratch_split(p, false, ctx, &cs)) != QB_OK)
         return st;
     for (int64_t b = 0; b < p->N; b++) {
-        if (p->kind == CONV_WIDE) {
-            struct prep_job pj = {.p = p, .x = x + b * p->C * ihw, .buf = cs.cols};
-            qb_pool_for(p->C * p->chan_floats >= 65536 ? ctx->pool : NULL, (int)p->C, prep_channel, &pj);
-            memset(cs.cols + p->C * p->chan_floats, 0,
-                   (size_t)(p->prep_floats - p->C * p->chan_floats) * sizeof(float));
-        }
+        if (p->kind == QB_CONV_KIND_WIDE)
+            qb_conv_pad_planes(p, x + b * p->C * ihw, cs.cols, ctx->pool);
         for (int64_t g = 0; g < p->group; g++) {
             const float *pa = cs.pa + (cs.packed ? g * cs.group_floats : 0);
             const float *xg = x + (b * p->C + g * p->cg) * ihw;
             float *yg = y + (b * p->M + g * p->mg) * ohw;
             const float *bg = bias ? bias + g * p->mg : NULL;
             int depth = (int)(p->cg * p->taps);
-            struct im2col geo;
+            struct qb_conv_im2col geo;
             struct qb_sgemm_b src;
             if (!cs.packed)
                 pack_weights(p, false, w, cs.pa, 0, g, ctx->pool);
-            if (p->kind == CONV_POINTWISE) {
+            if (p->kind == QB_CONV_KIND_POINTWISE) {
                 qb_sgemm_b_matrix(&src, xg, ihw, 1);
-            } else if (p->kind == CONV_WIDE) {
+            } else if (p->kind == QB_CONV_KIND_WIDE) {
                 struct qb_sgemm_wrap wrap = {.wq = (int)p->wq, .ow = (int)p->out[2]};
                 qb_sgemm_rows((int)p->mg, (int)(p->out[1] * p->wq), depth, pa, cs.cols + g * p->cg * p->chan_floats,
                               p->off, yg, ohw, bg, &wrap, ctx->pool);
                 continue;
             } else {
-                memset(&src, 0, sizeof(src));
-                geo.x = xg;
-                memcpy(geo.in, p->in, sizeof(geo.in));
-                memcpy(geo.out, p->out, sizeof(geo.out));
-                memcpy(geo.k, p->k, sizeof(geo.k));
-                memcpy(geo.s, p->s, sizeof(geo.s));
-                memcpy(geo.d, p->d, sizeof(geo.d));
-                memcpy(geo.pb, p->pb, sizeof(geo.pb));
-                src.pack = pack_im2col;
-#if HAVE_AVX2_BUILD
-                if (qb_sgemm_use_avx2())
-                    src.pack = pack_im2col_avx2;
-#endif
-                src.ctx = &geo;
+                qb_conv_im2col_source(&src, &geo, p, xg);
             }
             qb_sgemm_packed((int)p->mg, (int)ohw, depth, pa, &src, yg, ohw, bg, 0, cs.gemm, cs.gemm_size, ctx->pool);
         }
@@ -883,9 +464,9 @@ static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *i
 
 static double conv_flops(const struct qb_graph *g, const struct qb_node *n)
 {
-    const struct conv_params *p = n->params;
+    const struct qb_conv_params *p = n->params;
     (void)g;
-    return 2.0 * (double)p->N * (double)p->M * (double)spatial_numel(p->out) * (double)(p->cg * p->taps);
+    return 2.0 * (double)p->N * (double)p->M * (double)qb_conv_numel3(p->out) * (double)(p->cg * p->taps);
 }
 
 /* ConvTranspose ------------------------------------------------------------------ */
@@ -893,7 +474,7 @@ static double conv_flops(const struct qb_graph *g, const struct qb_node *n)
 static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
-    struct conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    struct qb_conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
     struct window w;
     int64_t opad[SP], oshp[2 + SP], oshape[2 + SP];
     int n_oshp, off;
@@ -956,11 +537,11 @@ static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct 
         p->out[off + i] = o;
         p->pb[off + i] = pb;
     }
-    if ((st = check_gemm_dims(g, n, p->mg * p->taps, spatial_numel(p->in), p->cg, err)) != QB_OK)
+    if ((st = check_gemm_dims(g, n, p->mg * p->taps, qb_conv_numel3(p->in), p->cg, err)) != QB_OK)
         return st;
-    if (spatial_numel(p->out) > INT_MAX || (double)p->mg * (double)p->taps * (double)spatial_numel(p->in) > 1e9)
+    if (!qb_conv_numel3_le(p->out, INT_MAX) || (double)p->mg * (double)p->taps * (double)qb_conv_numel3(p->in) > 1e9)
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "transposed convolution too large");
-    p->kind = CONV_GEMM;
+    p->kind = QB_CONV_KIND_GEMM;
     oshape[0] = p->N;
     oshape[1] = p->M;
     for (int i = 0; i < w.nsp; i++)
@@ -976,57 +557,14 @@ static enum qb_status convt_prepare(const struct qb_graph *g, const struct qb_no
     return prepare_common(g, n, true, state, scratch, err);
 }
 
-struct col2im_job {
-    const struct conv_params *p;
-    const float *cols, *bias;
-    float *y; /* image n, group g */
-};
-
-/* Output channel m of the group: bias, then every tap's column row scattered in. */
-static void col2im_channel(void *ctx, int m)
-{
-    const struct col2im_job *j = ctx;
-    const struct conv_params *p = j->p;
-    const int64_t ihw = spatial_numel(p->in), ohw = spatial_numel(p->out);
-    const int64_t OH = p->out[1], OW = p->out[2], H = p->in[1], W = p->in[2];
-    float *y = j->y + m * ohw;
-    float b = j->bias ? j->bias[m] : 0.0f;
-
-    for (int64_t i = 0; i < ohw; i++)
-        y[i] = b;
-    for (int64_t t = 0; t < p->taps; t++) {
-        int64_t fz = t / (p->k[1] * p->k[2]), fy = t / p->k[2] % p->k[1], fx = t % p->k[2];
-        const float *col = j->cols + (m * p->taps + t) * ihw;
-        int64_t lo, hi, ox0 = fx * p->d[2] - p->pb[2];
-        /* ox = ix * s + ox0 must land in [0, OW) */
-        tap_range(ox0, p->s[2], OW, W, &lo, &hi);
-        if (hi <= lo)
-            continue;
-        for (int64_t iz = 0; iz < p->in[0]; iz++) {
-            int64_t oz = iz * p->s[0] - p->pb[0] + fz * p->d[0];
-            if (oz < 0 || oz >= p->out[0])
-                continue;
-            for (int64_t iy = 0; iy < H; iy++) {
-                int64_t oy = iy * p->s[1] - p->pb[1] + fy * p->d[1];
-                const float *cr = col + (iz * H + iy) * W;
-                float *yr;
-                if (oy < 0 || oy >= OH)
-                    continue;
-                yr = y + (oz * OH + oy) * OW + ox0;
-                for (int64_t ix = lo; ix < hi; ix++)
-                    yr[ix * p->s[2]] += cr[ix];
-            }
-        }
-    }
-}
 
 static enum qb_status convt_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
                                 const struct qb_kctx *ctx)
 {
-    const struct conv_params *p = n->params;
+    const struct qb_conv_params *p = n->params;
     const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
     float *y = out[0].data;
-    int64_t ihw = spatial_numel(p->in), ohw = spatial_numel(p->out);
+    int64_t ihw = qb_conv_numel3(p->in), ohw = qb_conv_numel3(p->out);
     struct conv_scratch cs;
     enum qb_status st;
     int rows, depth;
@@ -1040,11 +578,9 @@ static enum qb_status convt_run(const struct qb_node *n, const struct qb_tview *
             pack_weights(p, true, w, cs.pa, 0, g, ctx->pool);
         for (int64_t b = 0; b < p->N; b++) {
             struct qb_sgemm_b src;
-            struct col2im_job j = {.p = p, .cols = cs.cols, .bias = bias ? bias + g * p->mg : NULL,
-                                   .y = y + (b * p->M + g * p->mg) * ohw};
             qb_sgemm_b_matrix(&src, x + (b * p->C + g * p->cg) * ihw, ihw, 1);
             qb_sgemm_packed(rows, (int)ihw, depth, pa, &src, cs.cols, ihw, NULL, 0, cs.gemm, cs.gemm_size, ctx->pool);
-            qb_pool_for(ctx->pool, (int)p->mg, col2im_channel, &j);
+            qb_conv_col2im(p, cs.cols, bias ? bias + g * p->mg : NULL, y + (b * p->M + g * p->mg) * ohw, ctx->pool);
         }
     }
     return QB_OK;
@@ -1052,9 +588,9 @@ static enum qb_status convt_run(const struct qb_node *n, const struct qb_tview *
 
 static double convt_flops(const struct qb_graph *g, const struct qb_node *n)
 {
-    const struct conv_params *p = n->params;
+    const struct qb_conv_params *p = n->params;
     (void)g;
-    return 2.0 * (double)p->N * (double)p->C * (double)spatial_numel(p->in) * (double)(p->mg * p->taps);
+    return 2.0 * (double)p->N * (double)p->C * (double)qb_conv_numel3(p->in) * (double)(p->mg * p->taps);
 }
 
 /* BatchNormalization (inference) -------------------------------------------------- */

@@ -237,10 +237,12 @@ static inline float softplus_f(float v)
             r = (VF)((neg & (VU)(e * s)) | (~neg & (VU)s));                                        \
             if (SILU)                                                                              \
                 r = v * r;                                                                         \
+            neg = (VU)(v != v); /* NaN in, the same NaN out, whatever the compiler's order */      \
+            r = (VF)((neg & (VU)v) | (~neg & (VU)r));                                              \
             memcpy(Y + i, &r, sizeof(r));                                                          \
         }                                                                                          \
         for (; i < n; i++)                                                                         \
-            Y[i] = SILU ? X[i] * sigmoid_f(X[i]) : sigmoid_f(X[i]);                                \
+            Y[i] = X[i] != X[i] ? X[i] : SILU ? X[i] * sigmoid_f(X[i]) : sigmoid_f(X[i]);          \
     }
 
 DEF_SIGMOID(sigmoid_v4, qb_v4f, qb_v4u, 4, qb_v4_expf_neg, , 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../op.h"
+#include "conv_kernels.h" /* QB_V8_EVEN, qb_conv_numel3_le */
 #include "sgemm.h"
 
 #define SP 3
@@ -103,6 +104,11 @@ static enum qb_status check_input(const struct qb_graph *g, const struct qb_node
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "empty input dimension");
     if (x->shape[0] * x->shape[1] > INT_MAX)
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "too many planes");
+    for (int i = 2, plane = 1; i < x->ndim; i++) {
+        if (x->shape[i] > INT_MAX / plane)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "plane too large");
+        plane *= (int)x->shape[i];
+    }
     return QB_OK;
 }
 
@@ -143,8 +149,14 @@ static enum qb_status window_dim(const struct qb_graph *g, const struct qb_node 
     if (pb >= k || pe >= k)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "pads (%lld, %lld) must be smaller than the kernel (%lld)",
                               (long long)pb, (long long)pe, (long long)k);
-    for (int64_t t = 0; t < o; t++) {
+    /* a window whose first tap is in the input is not empty: only those that
+     * start in the pads, t < t_in or t >= t_end, are checked */
+    for (int64_t t = 0, t_in = (pb + s - 1) / s, t_end = (in + pb + s - 1) / s; t < o; t++) {
         int64_t lo, hi;
+        if (t == t_in && t_end > t_in)
+            t = t_end;
+        if (t >= o)
+            break;
         tap_range(t * s - pb, p->d[i], in, k, &lo, &hi);
         if (hi <= lo)
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "a pooling window covers no input element");
@@ -208,7 +220,7 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
     for (int i = 0; i < nsp; i++)
         if ((st = window_dim(g, n, p, off + i, ap, ceil_mode, pads[i], pads[nsp + i], err)) != QB_OK)
             return st;
-    if (spatial_numel(p->in) > INT_MAX || spatial_numel(p->out) > INT_MAX)
+    if (!qb_conv_numel3_le(p->out, INT_MAX))
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "plane too large");
     oshape[0] = p->N;
     oshape[1] = p->C;
@@ -295,7 +307,7 @@ INLINE void pool_tap(v8sf *acc, const float *src, int64_t sw, bool is_max)
     memcpy(&a, src, sizeof(a));
     if (sw != 1) {
         memcpy(&b, src + 8, sizeof(b));
-        a = __builtin_shuffle(a, b, (v8si){0, 2, 4, 6, 8, 10, 12, 14});
+        a = QB_V8_EVEN(a, b);
     }
     if (is_max) {
         v8si ai, ci, m = a > *acc;
