@@ -39,13 +39,15 @@ double qb_cli_now(void)
 int qb_cli_model_opt(int argc, char **argv, int *i, struct qb_cli_model_opts *o)
 {
     const char *a = argv[*i];
-    if (strcmp(a, "--shape") == 0 || strcmp(a, "--threads") == 0) {
+    if (strcmp(a, "--shape") == 0 || strcmp(a, "--threads") == 0 || strcmp(a, "--device") == 0) {
         if (*i + 1 >= argc) {
             fprintf(stderr, "qbench: %s needs a value\n", a);
             return -1;
         }
         const char *v = argv[++*i];
-        if (a[2] == 's') {
+        if (a[2] == 'd') {
+            o->device = v;
+        } else if (a[2] == 's') {
             if (o->n_shapes == (int)(sizeof(o->shapes) / sizeof(o->shapes[0]))) {
                 fprintf(stderr, "qbench: too many --shape options\n");
                 return -1;

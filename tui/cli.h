@@ -18,6 +18,7 @@ struct qb_cli_model_opts {
     const char *shapes[8];   /* "NAME=1,3,640,640" overrides for symbolic inputs */
     int n_shapes;
     int threads;             /* 0 = all cores */
+    const char *device;      /* --device; NULL = cpu (the executor checks the name) */
 };
 
 /* Parses a common model option at argv[*i] (advancing *i past its value).

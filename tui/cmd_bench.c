@@ -57,11 +57,6 @@ int qb_cmd_bench(int argc, char **argv)
             *(a[2] == 'r' ? &runs : &warmup) = (int)v;
         } else if (strcmp(a, "--json") == 0 && i + 1 < argc) {
             json = argv[++i];
-        } else if (strcmp(a, "--device") == 0 && i + 1 < argc) {
-            if (strcmp(argv[++i], "cpu") != 0) {
-                fprintf(stderr, "qbench bench: device '%s' is not available (available: cpu)\n", argv[i]);
-                return QB_EXIT_USAGE;
-            }
         } else if (a[0] != '-' && !model) {
             model = a;
         } else {
@@ -75,7 +70,7 @@ int qb_cmd_bench(int argc, char **argv)
     }
     if (!(g = qb_cli_load(model, &mo, &st)))
         return qb_cli_exit_code(st);
-    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.n_threads = mo.threads}, &e, &err)) != QB_OK)
+    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &e, &err)) != QB_OK)
         goto out;
     if (!(ms = calloc((size_t)runs, sizeof(double)))) {
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
@@ -112,7 +107,7 @@ int qb_cmd_bench(int argc, char **argv)
         if (json) {
             cJSON *root = cJSON_CreateObject();
             cJSON_AddStringToObject(root, "model", model);
-            cJSON_AddStringToObject(root, "device", "cpu");
+            cJSON_AddStringToObject(root, "device", mo.device ? mo.device : "cpu");
             cJSON_AddStringToObject(root, "executor", qb_exec_describe(e));
             cJSON_AddNumberToObject(root, "threads", mo.threads);
             cJSON_AddNumberToObject(root, "batch", batch);

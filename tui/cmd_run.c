@@ -96,11 +96,6 @@ int qb_cmd_run(int argc, char **argv)
             output = argv[++i];
         } else if (strcmp(a, "--save-input") == 0 && has_val) {
             save_input = argv[++i];
-        } else if (strcmp(a, "--device") == 0 && has_val) {
-            if (strcmp(argv[++i], "cpu") != 0) {
-                fprintf(stderr, "qbench run: device '%s' is not available (available: cpu)\n", argv[i]);
-                return QB_EXIT_USAGE;
-            }
         } else if (a[0] != '-' && !model) {
             model = a;
         } else {
@@ -118,7 +113,7 @@ int qb_cmd_run(int argc, char **argv)
     }
     if (!(g = qb_cli_load(model, &mo, &st)))
         return qb_cli_exit_code(st);
-    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.n_threads = mo.threads}, &e, &err)) != QB_OK)
+    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &e, &err)) != QB_OK)
         goto out;
 
     if (g->n_inputs == 1) {

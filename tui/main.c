@@ -13,8 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"info", qb_cmd_info, "info  MODEL [--json] [--shape NAME=D,D,...]   inputs, outputs, ops, parameters, FLOPs, quantizable nodes, metadata"},
-    {"run", qb_cmd_run, "run   MODEL --input X.npy|IMAGE... --output Y.npy [--save-input X.npy] [--threads N]   FP32 reference"},
-    {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT]   FP32 CPU latency and throughput"},
+    {"run", qb_cmd_run, "run   MODEL --input X.npy|IMAGE... --output Y.npy [--save-input X.npy] [--threads N] [--device cpu]   FP32 reference"},
+    {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--device cpu] [--json OUT]   FP32 latency and throughput"},
 };
 
 static void usage(FILE *f)
