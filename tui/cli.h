@@ -35,5 +35,6 @@ double qb_cli_now(void);
 int qb_cmd_info(int argc, char **argv);
 int qb_cmd_run(int argc, char **argv);
 int qb_cmd_bench(int argc, char **argv);
+int qb_cmd_demo_data(int argc, char **argv);
 
 #endif

@@ -19,7 +19,6 @@
 #include "core/synth/synth.h"
 #include "core/threadpool.h"
 
-int qb_cmd_demo_data(int argc, char **argv);   /* until cli.h declares it */
 
 #define USAGE                                                                                                     \
     "usage: qbench demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--threads T]\n"
@@ -148,7 +147,7 @@ static void render_one(void *ctx, int item)
         goto out;
     {
         const long long done = atomic_fetch_add(&j->done, 1) + 1;
-        const long long step = j->count >= 20 ? j->count / 10 : j->count;
+        const long long step = j->count >= 100 ? j->count / 10 : j->count;
         if (done % step == 0)
             fprintf(stderr, "demo-data: %lld/%" PRId64 " scenes, %.1f s\n", done, j->count, qb_cli_now() - j->t0);
     }
@@ -205,7 +204,7 @@ static enum qb_status write_raw_meta(const struct job *j, const int64_t *n_split
     cJSON_AddNumberToObject(root, "scenes", (double)j->count);
     cJSON_AddNumberToObject(root, "seed", (double)seed);
     cJSON_AddStringToObject(root, "layout",
-                            "<split>.rgb: uint8 N x H x W x 3 RGB, scene k's left image at 2k and right at 2k+1; "
+                            "<split>.rgb: uint8 N x H x W x 3 RGB, the split's n-th scene left at 2n and right at 2n+1; "
                             "<split>.labels: 'image_index class cx cy w h' (normalised); calib is unlabelled");
     cJSON_AddStringToObject(root, "command", cmdline);
     if (!(text = cJSON_Print(root))) {
