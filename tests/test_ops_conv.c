@@ -412,6 +412,14 @@ static void test_conv_refusals(void)
     attr_int(&t, "group", 3);
     expect_refusal(&t, QB_ERR_INVALID, "group", "Conv with a group that does not divide is refused");
 
+    /* 6 values for 2 spatial dims: refused, not read past a 3-slot array (ASan finding) */
+    t = (struct tnode){.op = "Conv", .opset = 11, .n_in = 2, .n_out = 1, .in = {x4, w4}};
+    attr_ints(&t, "strides", 6, (const int64_t[]){1, 1, 1, 1, 1, 1});
+    expect_refusal(&t, QB_ERR_INVALID, "expected 2", "Conv with 6 strides is refused");
+    t = (struct tnode){.op = "Conv", .opset = 11, .n_in = 2, .n_out = 1, .in = {x4, w4}};
+    attr_ints(&t, "kernel_shape", 6, (const int64_t[]){3, 3, 3, 3, 3, 3});
+    expect_refusal(&t, QB_ERR_INVALID, "expected 2", "Conv with 6 kernel_shape values is refused");
+
     /* sizes whose arithmetic would overflow int64 (fuzzer findings): refused, no UB */
     t = (struct tnode){.op = "Conv", .opset = 11, .n_in = 2, .n_out = 1,
                        .in = {x4, {.ndim = 4, .shape = {1, 2, (int64_t)1 << 61, 1}, .data = data}}};

@@ -234,6 +234,16 @@ static void test_pool_refusals(void)
     attr_ints(&t, "pads", 6, (const int64_t[]){(1 << 22) - 1, (1 << 22) - 1, (1 << 22) - 1, (1 << 22) - 1,
                                                (1 << 22) - 1, (1 << 22) - 1});
     expect_refusal(&t, QB_ERR_UNSUPPORTED, "plane too large", "AveragePool with a 2^66 output plane is refused");
+
+    /* 6 strides for 2 spatial dims: refused, not read past a 3-slot array (ASan finding) */
+    t = (struct tnode){.op = "MaxPool", .opset = 12, .n_in = 1, .n_out = 1, .in = {x4}};
+    attr_ints(&t, "kernel_shape", 2, (const int64_t[]){2, 2});
+    attr_ints(&t, "strides", 6, (const int64_t[]){1, 1, 1, 1, 1, 1});
+    expect_refusal(&t, QB_ERR_INVALID, "expected 2", "MaxPool with 6 strides is refused");
+    t = (struct tnode){.op = "MaxPool", .opset = 12, .n_in = 1, .n_out = 1, .in = {x4}};
+    attr_ints(&t, "kernel_shape", 2, (const int64_t[]){2, 2});
+    attr_ints(&t, "dilations", 6, (const int64_t[]){1, 1, 1, 1, 1, 1});
+    expect_refusal(&t, QB_ERR_INVALID, "expected 2", "MaxPool with 6 dilations is refused");
 }
 
 int main(void)

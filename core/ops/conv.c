@@ -17,16 +17,14 @@
 
 #include "../op.h"
 #include "conv_kernels.h"
+#include "opsutil.h"
 #include "sgemm.h"
 
-#define SP QB_CONV_SP
-#define DIM_MAX ((int64_t)1 << 24) /* kernel, stride, dilation, pad limit */
+#define SP QB_WINDOW_SP
 #define WIDE_MAX_FLOATS ((int64_t)1 << 28) /* padded planes of a WIDE conv */
 #define WIDE_MAX_ROWS ((int64_t)1 << 20)   /* Cg * taps: its offset table */
 
 typedef float v4sf __attribute__((vector_size(16)));
-
-enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 
 struct bn_params {
     float eps;
@@ -44,62 +42,11 @@ static enum qb_status check_f32(const struct qb_graph *g, const struct qb_node *
     return QB_OK;
 }
 
-static enum qb_status parse_auto_pad(const struct qb_graph *g, const struct qb_node *n, enum auto_pad *ap,
-                                     struct qb_error *err)
-{
-    static const char *const names[] = {[AP_NOTSET] = "NOTSET", [AP_SAME_UPPER] = "SAME_UPPER",
-                                        [AP_SAME_LOWER] = "SAME_LOWER", [AP_VALID] = "VALID"};
-    const char *s;
-    enum qb_status st = qb_node_attr_string(g, n, "auto_pad", "NOTSET", &s, err);
-    if (st != QB_OK)
-        return st;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *ap = (enum auto_pad)i;
-            return QB_OK;
-        }
-    return qb_node_errorf(g, n, err, QB_ERR_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
-                          s);
-}
-
-/* Reads an ints attribute of exactly `want` values (or absent: dflt for all),
- * each in [lo, DIM_MAX]. */
-static enum qb_status ints_attr(const struct qb_graph *g, const struct qb_node *n, const char *name, int want,
-                                int64_t dflt, int64_t lo, int64_t *out, struct qb_error *err)
-{
-    int count;
-    enum qb_status st = qb_node_attr_ints(g, n, name, out, 2 * SP, &count, err);
-    if (st != QB_OK)
-        return st;
-    if (count < 0) {
-        for (int i = 0; i < want; i++)
-            out[i] = dflt;
-        return QB_OK;
-    }
-    if (count != want)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "attribute '%s' has %d values, expected %d", name, count,
-                              want);
-    for (int i = 0; i < want; i++)
-        if (out[i] < lo || out[i] > DIM_MAX)
-            return qb_node_errorf(g, n, err, lo == 0 && out[i] < 0 ? QB_ERR_UNSUPPORTED : QB_ERR_INVALID,
-                                  "attribute '%s' value %lld is out of range [%lld, %lld]", name,
-                                  (long long)out[i], (long long)lo, (long long)DIM_MAX);
-    return QB_OK;
-}
-
-/* Shared by Conv and ConvTranspose: X/W/B checks, kernel, strides, dilations, raw
- * pads and auto_pad. */
-struct window {
-    int nsp;
-    enum auto_pad ap;
-    int64_t k[SP], s[SP], d[SP], pads[2 * SP];
-};
-
-static enum qb_status parse_window(const struct qb_graph *g, const struct qb_node *n, struct window *w,
+/* X/W/B checks, then the window attributes (kernel_shape optional: W's dims). */
+static enum qb_status parse_window(const struct qb_graph *g, const struct qb_node *n, struct qb_window *w,
                                    struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
-    int64_t ks[SP];
     enum qb_status st;
 
     if ((st = check_f32(g, n, 0, "input X", err)) || (st = check_f32(g, n, 1, "weight W", err)) ||
@@ -110,7 +57,6 @@ static enum qb_status parse_window(const struct qb_graph *g, const struct qb_nod
                               2 + SP);
     if (wt->ndim != x->ndim)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "weight W has rank %d, input X rank %d", wt->ndim, x->ndim);
-    w->nsp = x->ndim - 2;
     for (int i = 0; i < x->ndim; i++)
         if (x->shape[i] < 1 || wt->shape[i] < 1)
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "empty input or weight dimension");
@@ -126,20 +72,7 @@ static enum qb_status parse_window(const struct qb_graph *g, const struct qb_nod
     }
     if (b && (b->ndim != 1))
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "bias B must be 1-D");
-    for (int i = 0; i < w->nsp; i++)
-        w->k[i] = wt->shape[2 + i];
-    if ((st = ints_attr(g, n, "kernel_shape", w->nsp, 1, 1, ks, err)) != QB_OK)
-        return st;
-    if (qb_node_attr(n, "kernel_shape"))
-        for (int i = 0; i < w->nsp; i++)
-            if (ks[i] != w->k[i])
-                return qb_node_errorf(g, n, err, QB_ERR_INVALID, "kernel_shape[%d] = %lld but W has %lld", i,
-                                      (long long)ks[i], (long long)w->k[i]);
-    if ((st = ints_attr(g, n, "strides", w->nsp, 1, 1, w->s, err)) ||
-        (st = ints_attr(g, n, "dilations", w->nsp, 1, 1, w->d, err)) ||
-        (st = ints_attr(g, n, "pads", 2 * w->nsp, 0, 0, w->pads, err)) || (st = parse_auto_pad(g, n, &w->ap, err)))
-        return st;
-    return QB_OK;
+    return qb_window_parse(g, n, x->ndim - 2, wt->shape + 2, w, err);
 }
 
 static enum qb_status parse_group(const struct qb_graph *g, const struct qb_node *n, int64_t *group,
@@ -152,7 +85,7 @@ static enum qb_status parse_group(const struct qb_graph *g, const struct qb_node
 }
 
 /* Copies the window into p's (D, H, W) layout, lower ranks leading with 1s. */
-static void set_spatial(struct qb_conv_params *p, const struct window *w, const struct qb_value *x)
+static void set_spatial(struct qb_conv_params *p, const struct qb_window *w, const struct qb_value *x)
 {
     int off = SP - w->nsp;
     for (int i = 0; i < SP; i++) {
@@ -166,7 +99,7 @@ static void set_spatial(struct qb_conv_params *p, const struct window *w, const 
         p->d[off + i] = w->d[i];
     }
     p->nsp = w->nsp;
-    p->taps = qb_conv_numel3(p->k);
+    p->taps = qb_window_numel3(p->k);
 }
 
 static enum qb_status check_gemm_dims(const struct qb_graph *g, const struct qb_node *n, int64_t m, int64_t nn,
@@ -180,12 +113,34 @@ static enum qb_status check_gemm_dims(const struct qb_graph *g, const struct qb_
     return QB_OK;
 }
 
-static void set_out(struct qb_value *v, int ndim, const int64_t *shape)
+/* Params of a Conv or ConvTranspose node with its window parsed: group, N and C. */
+static enum qb_status new_params(struct qb_graph *g, struct qb_node *n, struct qb_window *w,
+                                 struct qb_conv_params **out, struct qb_error *err)
 {
-    v->dtype = QB_DTYPE_F32;
-    v->ndim = ndim;
-    for (int i = 0; i < ndim; i++)
-        v->shape[i] = shape[i];
+    const struct qb_value *x = qb_node_in(g, n, 0);
+    struct qb_conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
+    enum qb_status st;
+
+    if (!p)
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
+    if ((st = parse_window(g, n, w, err)) || (st = parse_group(g, n, &p->group, err)))
+        return st;
+    p->N = x->shape[0];
+    p->C = x->shape[1];
+    *out = p;
+    return QB_OK;
+}
+
+/* Output [N, M, spatial out]; p becomes the node's params. */
+static void set_output(struct qb_graph *g, struct qb_node *n, struct qb_conv_params *p)
+{
+    int64_t shape[2 + SP];
+    shape[0] = p->N;
+    shape[1] = p->M;
+    for (int i = 0; i < p->nsp; i++)
+        shape[2 + i] = p->out[SP - p->nsp + i];
+    qb_opu_set_out(qb_node_out(g, n, 0), QB_DTYPE_F32, 2 + p->nsp, shape);
+    n->params = p;
 }
 
 /* Conv: infer --------------------------------------------------------------- */
@@ -221,18 +176,13 @@ static enum qb_status plan_wide(struct qb_graph *g, struct qb_node *n, struct qb
 static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
-    struct qb_conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
-    struct window w;
-    int64_t oshape[2 + SP];
+    struct qb_conv_params *p;
+    struct qb_window w;
     enum qb_status st;
     int off;
 
-    if (!p)
-        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
-    if ((st = parse_window(g, n, &w, err)) || (st = parse_group(g, n, &p->group, err)))
+    if ((st = new_params(g, n, &w, &p, err)) != QB_OK)
         return st;
-    p->N = x->shape[0];
-    p->C = x->shape[1];
     p->M = wt->shape[0];
     if (p->C % p->group || p->M % p->group)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID,
@@ -249,51 +199,29 @@ static enum qb_status conv_infer(struct qb_graph *g, struct qb_node *n, struct q
     set_spatial(p, &w, x);
     off = SP - w.nsp;
     for (int i = 0; i < w.nsp; i++) {
-        int64_t in = x->shape[2 + i], dk = (w.k[i] - 1) * w.d[i] + 1, s = w.s[i], pb = w.pads[i],
-                pe = w.pads[w.nsp + i], o;
-        if (w.ap == AP_VALID) {
-            pb = pe = 0;
-        } else if (w.ap == AP_SAME_UPPER || w.ap == AP_SAME_LOWER) {
-            int64_t total;
-            o = (in + s - 1) / s;
-            total = (o - 1) * s + dk - in;
-            if (total < 0)
-                total = 0;
-            pb = w.ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
-            pe = total - pb;
-        }
-        if (in + pb + pe < dk)
-            return qb_node_errorf(g, n, err, QB_ERR_INVALID,
-                                  "kernel (%lld with dilation) exceeds the padded input (%lld)",
-                                  (long long)dk, (long long)(in + pb + pe));
-        o = (in + pb + pe - dk) / s + 1;
-        p->out[off + i] = o;
+        int64_t pb = w.pads[i], pe = w.pads[w.nsp + i];
+        if ((st = qb_window_out(g, n, w.ap, x->shape[2 + i], w.s[i], (w.k[i] - 1) * w.d[i] + 1, &pb, &pe,
+                                &p->out[off + i], err)) != QB_OK)
+            return st;
         p->pb[off + i] = pb;
         p->pe[off + i] = pe;
     }
-    if (!qb_conv_numel3_le(p->out, INT_MAX / 2))
+    if (!qb_window_numel3_le(p->out, INT_MAX / 2))
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "output plane too large");
-    if ((st = check_gemm_dims(g, n, p->mg, qb_conv_numel3(p->out), p->cg * p->taps, err)) != QB_OK)
+    if ((st = check_gemm_dims(g, n, p->mg, qb_window_numel3(p->out), p->cg * p->taps, err)) != QB_OK)
         return st;
 
     p->kind = QB_CONV_KIND_GEMM;
     if (p->cg == 1 && p->mg == 1 && w.nsp <= 2)
         p->kind = QB_CONV_KIND_DEPTHWISE;
-    else if (p->taps == 1 && qb_conv_numel3(p->s) == 1 && p->pb[0] + p->pb[1] + p->pb[2] == 0 &&
-             qb_conv_numel3(p->out) == qb_conv_numel3(p->in))
+    else if (p->taps == 1 && qb_window_numel3(p->s) == 1 && p->pb[0] + p->pb[1] + p->pb[2] == 0 &&
+             qb_window_numel3(p->out) == qb_window_numel3(p->in))
         p->kind = QB_CONV_KIND_POINTWISE;
     else if ((st = plan_wide(g, n, p, err)) != QB_OK)
         return st;
-
-    oshape[0] = p->N;
-    oshape[1] = p->M;
-    for (int i = 0; i < w.nsp; i++)
-        oshape[2 + i] = p->out[off + i];
-    set_out(qb_node_out(g, n, 0), x->ndim, oshape);
-    n->params = p;
+    set_output(g, n, p);
     return QB_OK;
 }
-
 
 /* Conv: prepare / run --------------------------------------------------------- */
 
@@ -342,7 +270,7 @@ static void pack_weights(const struct qb_conv_params *p, bool transpose, const f
 static size_t col_floats(const struct qb_conv_params *p, bool transpose)
 {
     if (transpose)
-        return (size_t)(p->mg * p->taps * qb_conv_numel3(p->in));
+        return (size_t)(p->mg * p->taps * qb_window_numel3(p->in));
     return p->kind == QB_CONV_KIND_WIDE ? (size_t)p->prep_floats : 0;
 }
 
@@ -423,7 +351,7 @@ static enum qb_status conv_run(const struct qb_node *n, const struct qb_tview *i
     const struct qb_conv_params *p = n->params;
     const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
     float *y = out[0].data;
-    int64_t ohw = qb_conv_numel3(p->out), ihw = qb_conv_numel3(p->in);
+    int64_t ohw = qb_window_numel3(p->out), ihw = qb_window_numel3(p->in);
     struct conv_scratch cs;
     enum qb_status st;
 
@@ -466,7 +394,7 @@ static double conv_flops(const struct qb_graph *g, const struct qb_node *n)
 {
     const struct qb_conv_params *p = n->params;
     (void)g;
-    return 2.0 * (double)p->N * (double)p->M * (double)qb_conv_numel3(p->out) * (double)(p->cg * p->taps);
+    return 2.0 * (double)p->N * (double)p->M * (double)qb_window_numel3(p->out) * (double)(p->cg * p->taps);
 }
 
 /* ConvTranspose ------------------------------------------------------------------ */
@@ -474,22 +402,18 @@ static double conv_flops(const struct qb_graph *g, const struct qb_node *n)
 static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *wt = qb_node_in(g, n, 1), *b = qb_node_in(g, n, 2);
-    struct qb_conv_params *p = qb_arena_alloc(g->arena, sizeof(*p));
-    struct window w;
-    int64_t opad[SP], oshp[2 + SP], oshape[2 + SP];
+    struct qb_conv_params *p;
+    struct qb_window w;
+    int64_t opad[SP], oshp[2 + SP];
     int n_oshp, off;
     enum qb_status st;
 
-    if (!p)
-        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
-    if ((st = parse_window(g, n, &w, err)) || (st = parse_group(g, n, &p->group, err)))
+    if ((st = new_params(g, n, &w, &p, err)) != QB_OK)
         return st;
-    if ((st = ints_attr(g, n, "output_padding", w.nsp, 0, 0, opad, err)) != QB_OK)
+    if ((st = qb_window_ints(g, n, "output_padding", w.nsp, 0, 0, opad, err)) != QB_OK)
         return st;
     if ((st = qb_node_attr_ints(g, n, "output_shape", oshp, 2 + SP, &n_oshp, err)) != QB_OK)
         return st;
-    p->N = x->shape[0];
-    p->C = x->shape[1];
     if (wt->shape[0] != p->C || p->C % p->group)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "W has %lld input channels, X %lld (group %lld)",
                               (long long)wt->shape[0], (long long)p->C, (long long)p->group);
@@ -514,22 +438,22 @@ static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct 
     for (int i = 0; i < w.nsp; i++) {
         int64_t in = x->shape[2 + i], dk = (w.k[i] - 1) * w.d[i] + 1, s = w.s[i];
         int64_t full = s * (in - 1) + opad[i] + dk, o, pb, pe;
-        if (n_oshp >= 0 || w.ap == AP_SAME_UPPER || w.ap == AP_SAME_LOWER) {
+        if (n_oshp >= 0 || qb_window_same(w.ap)) {
             int64_t total;
             o = n_oshp >= 0 ? oshp[i] : in * s;
-            if (o < 1 || o > DIM_MAX)
+            if (o < 1 || o > QB_WINDOW_DIM_MAX)
                 return qb_node_errorf(g, n, err, QB_ERR_INVALID, "output size %lld out of range", (long long)o);
             total = full - o;
-            if (total < 0 && !(total == -1 && w.ap != AP_SAME_UPPER))
+            if (total < 0 && !(total == -1 && w.ap != QB_AUTO_PAD_SAME_UPPER))
                 /* onnx and onnxruntime place a larger output differently */
                 return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
                                       "output_shape %lld exceeds the transposed convolution's %lld (ambiguous padding)",
                                       (long long)o, (long long)full);
             /* SAME_UPPER: the odd pixel is cropped at the end; NOTSET and SAME_LOWER: at the start */
-            pb = total < 0 ? 0 : w.ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
+            pb = total < 0 ? 0 : w.ap == QB_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
         } else {
-            pb = w.ap == AP_VALID ? 0 : w.pads[i];
-            pe = w.ap == AP_VALID ? 0 : w.pads[w.nsp + i];
+            pb = w.ap == QB_AUTO_PAD_VALID ? 0 : w.pads[i];
+            pe = w.ap == QB_AUTO_PAD_VALID ? 0 : w.pads[w.nsp + i];
             o = full - pb - pe;
             if (o < 1)
                 return qb_node_errorf(g, n, err, QB_ERR_INVALID, "pads leave an empty output");
@@ -537,17 +461,13 @@ static enum qb_status convt_infer(struct qb_graph *g, struct qb_node *n, struct 
         p->out[off + i] = o;
         p->pb[off + i] = pb;
     }
-    if ((st = check_gemm_dims(g, n, p->mg * p->taps, qb_conv_numel3(p->in), p->cg, err)) != QB_OK)
+    if ((st = check_gemm_dims(g, n, p->mg * p->taps, qb_window_numel3(p->in), p->cg, err)) != QB_OK)
         return st;
-    if (!qb_conv_numel3_le(p->out, INT_MAX) || (double)p->mg * (double)p->taps * (double)qb_conv_numel3(p->in) > 1e9)
+    if (!qb_window_numel3_le(p->out, INT_MAX) ||
+        (double)p->mg * (double)p->taps * (double)qb_window_numel3(p->in) > 1e9)
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "transposed convolution too large");
     p->kind = QB_CONV_KIND_GEMM;
-    oshape[0] = p->N;
-    oshape[1] = p->M;
-    for (int i = 0; i < w.nsp; i++)
-        oshape[2 + i] = p->out[off + i];
-    set_out(qb_node_out(g, n, 0), x->ndim, oshape);
-    n->params = p;
+    set_output(g, n, p);
     return QB_OK;
 }
 
@@ -564,7 +484,7 @@ static enum qb_status convt_run(const struct qb_node *n, const struct qb_tview *
     const struct qb_conv_params *p = n->params;
     const float *x = in[0].data, *w = in[1].data, *bias = n->n_in > 2 ? in[2].data : NULL;
     float *y = out[0].data;
-    int64_t ihw = qb_conv_numel3(p->in), ohw = qb_conv_numel3(p->out);
+    int64_t ihw = qb_window_numel3(p->in), ohw = qb_window_numel3(p->out);
     struct conv_scratch cs;
     enum qb_status st;
     int rows, depth;
@@ -590,7 +510,7 @@ static double convt_flops(const struct qb_graph *g, const struct qb_node *n)
 {
     const struct qb_conv_params *p = n->params;
     (void)g;
-    return 2.0 * (double)p->N * (double)p->C * (double)qb_conv_numel3(p->in) * (double)(p->mg * p->taps);
+    return 2.0 * (double)p->N * (double)p->C * (double)qb_window_numel3(p->in) * (double)(p->mg * p->taps);
 }
 
 /* BatchNormalization (inference) -------------------------------------------------- */
@@ -635,7 +555,7 @@ static enum qb_status bn_infer(struct qb_graph *g, struct qb_node *n, struct qb_
             return qb_node_errorf(g, n, err, QB_ERR_INVALID, "input %d must have shape [%lld]", i,
                                   (long long)x->shape[1]);
     }
-    set_out(qb_node_out(g, n, 0), x->ndim, x->shape);
+    qb_opu_set_out(qb_node_out(g, n, 0), QB_DTYPE_F32, x->ndim, x->shape);
     n->params = p;
     return QB_OK;
 }

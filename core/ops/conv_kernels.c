@@ -4,10 +4,9 @@
 
 #include "conv_kernels.h"
 
-#define SP QB_CONV_SP
 #define NR QB_SGEMM_NR
 
-typedef float v8sf __attribute__((vector_size(32)));
+typedef qb_v8sf v8sf;
 
 /* Kernels are written once as always-inline bodies and compiled twice: for
  * the baseline ISA and, on x86-64, for AVX2 (chosen at run time). */
@@ -20,20 +19,6 @@ typedef float v8sf __attribute__((vector_size(32)));
 #endif
 
 static int64_t i64min(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t i64max(int64_t a, int64_t b) { return a > b ? a : b; }
-
-/* t in [lo, hi) are the t < T with 0 <= t * s + o < L. */
-static void tap_range(int64_t o, int64_t s, int64_t L, int64_t T, int64_t *lo, int64_t *hi)
-{
-    int64_t a = o >= 0 ? 0 : (-o + s - 1) / s;
-    int64_t b = o > L - 1 ? 0 : (L - 1 - o) / s + 1;
-    if (b > T)
-        b = T;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
 
 /* im2col packing for the GEMM ----------------------------------------------- */
 
@@ -94,8 +79,8 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
 {
     const struct qb_conv_im2col *c = b->ctx;
     const int64_t D = c->in[0], H = c->in[1], W = c->in[2], OH = c->out[1], OW = c->out[2];
-    const int64_t KH = c->k[1], KW = c->k[2], sw = c->s[2], plane = qb_conv_numel3(c->in);
-    const int64_t npan = (nc + NR - 1) / NR, taps = qb_conv_numel3(c->k);
+    const int64_t KH = c->k[1], KW = c->k[2], sw = c->s[2], plane = qb_window_numel3(c->in);
+    const int64_t npan = (nc + NR - 1) / NR, taps = qb_window_numel3(c->k);
     const int64_t oz0 = n0 / (OH * OW), oy0 = n0 % (OH * OW) / OW, ox0 = n0 % OW;
     int64_t xlo[KW_CACHE], xhi[KW_CACHE]; /* valid ox of each fx over a whole row */
     int64_t ch = k0 / taps, t = k0 % taps, fz = t / (KH * KW), fy = t / KW % KH, fx = t % KW;
@@ -103,7 +88,7 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
 
     memset(row + nc, 0, (size_t)(npan * NR - nc) * sizeof(float));
     for (int64_t i = 0; i < KW && i < KW_CACHE; i++)
-        tap_range(i * c->d[2] - c->pb[2], sw, W, OW, &xlo[i], &xhi[i]);
+        qb_window_taps(i * c->d[2] - c->pb[2], sw, W, OW, &xlo[i], &xhi[i]);
     for (int kk = 0; kk < kc; kk++) {
         const float *xc = c->x + ch * plane;
         int64_t j = 0, oz = oz0, oy = oy0, ox = ox0, lo_row, hi_row;
@@ -113,7 +98,7 @@ INLINE void pack_im2col_body(const struct qb_sgemm_b *b, int k0, int kc, int n0,
             lo_row = xlo[fx];
             hi_row = xhi[fx];
         } else {
-            tap_range(xoff, sw, W, OW, &lo_row, &hi_row);
+            qb_window_taps(xoff, sw, W, OW, &lo_row, &hi_row);
         }
         /* the row of B, contiguous, then its panels' slices */
         while (j < nc) {
@@ -253,17 +238,38 @@ INLINE float dw_point(const struct qb_conv_params *p, const float *x, const floa
 /* acc += wv * x[0 .. 8) (stride 1) or the even elements of x[0 .. 16) */
 INLINE void dw_tap(v8sf *acc, const v8sf *wv, const float *src, int64_t sw)
 {
-    v8sf a, b;
-    memcpy(&a, src, sizeof(a));
-    if (sw != 1) {
-        memcpy(&b, src + 8, sizeof(b));
-        a = QB_V8_EVEN(a, b);
-    }
+    v8sf a;
+    qb_v8_load_s12(&a, src, sw);
     *acc = *acc + *wv * a;
 }
 
-/* Plane `item` (image n, channel c): columns whose every tap is inside the
- * image run 8 (and 32) at a time for strides 1 and 2, the rest point by point. */
+/* One kernel row's KW taps (weights w) into 8 output columns (a0), or 32 (a0
+ * to a3; a1 NULL for 8); src is the input under the first column's first tap. */
+INLINE void dw_row(v8sf *a0, v8sf *a1, v8sf *a2, v8sf *a3, const float *w, const float *src, int64_t sw, int64_t KW,
+                   int64_t dw)
+{
+    for (int64_t kx = 0; kx < KW; kx++) {
+        float wt = w[kx];
+        v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
+        const float *s = src + kx * dw;
+        dw_tap(a0, &wv, s, sw);
+        if (a1) {
+            dw_tap(a1, &wv, s + 8 * sw, sw);
+            dw_tap(a2, &wv, s + 16 * sw, sw);
+            dw_tap(a3, &wv, s + 24 * sw, sw);
+        }
+    }
+}
+
+/* y[0 .. 32) = a0 .. a3 */
+INLINE void dw_store4(float *y, const v8sf *a0, const v8sf *a1, const v8sf *a2, const v8sf *a3)
+{
+    memcpy(y, a0, sizeof(*a0));
+    memcpy(y + 8, a1, sizeof(*a1));
+    memcpy(y + 16, a2, sizeof(*a2));
+    memcpy(y + 24, a3, sizeof(*a3));
+}
+
 #define DW_PAD_MAX 16384 /* floats of a zero-padded plane on the stack */
 
 /* Small planes: copied into a zero-padded buffer first, so that every column
@@ -273,6 +279,7 @@ INLINE void dw_plane_padded(const struct qb_conv_params *p, const float *x, cons
 {
     const int64_t H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KH = p->k[1];
     const int64_t dh = p->d[1], dw = p->d[2], sh = p->s[1];
+    const v8sf bv = {bias, bias, bias, bias, bias, bias, bias, bias};
     float pad[DW_PAD_MAX];
 
     for (int64_t r = 0; r < hp; r++) {
@@ -287,37 +294,24 @@ INLINE void dw_plane_padded(const struct qb_conv_params *p, const float *x, cons
         const float *top = pad + oy * sh * wp;
         int64_t ox = 0;
         for (; ox + 32 <= OW; ox += 32) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
+            v8sf a0 = bv, a1 = bv, a2 = bv, a3 = bv;
             for (int64_t ky = 0; ky < KH; ky++)
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    const float *src = top + ky * dh * wp + ox * sw + kx * dw;
-                    dw_tap(&a0, &wv, src, sw);
-                    dw_tap(&a1, &wv, src + 8 * sw, sw);
-                    dw_tap(&a2, &wv, src + 16 * sw, sw);
-                    dw_tap(&a3, &wv, src + 24 * sw, sw);
-                }
-            memcpy(row + ox, &a0, sizeof(a0));
-            memcpy(row + ox + 8, &a1, sizeof(a1));
-            memcpy(row + ox + 16, &a2, sizeof(a2));
-            memcpy(row + ox + 24, &a3, sizeof(a3));
+                dw_row(&a0, &a1, &a2, &a3, w + ky * KW, top + ky * dh * wp + ox * sw, sw, KW, dw);
+            dw_store4(row + ox, &a0, &a1, &a2, &a3);
         }
         for (; ox < OW; ox += 8) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
+            v8sf a0 = bv;
             if (ox + 8 > OW) /* the last block overlaps the previous one: same values again */
                 ox = OW - 8;
             for (int64_t ky = 0; ky < KH; ky++)
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, &wv, top + ky * dh * wp + ox * sw + kx * dw, sw);
-                }
+                dw_row(&a0, NULL, NULL, NULL, w + ky * KW, top + ky * dh * wp + ox * sw, sw, KW, dw);
             memcpy(row + ox, &a0, sizeof(a0));
         }
     }
 }
 
+/* Plane `item` (image n, channel c): columns whose every tap is inside the
+ * image run 8 (and 32) at a time for strides 1 and 2, the rest point by point. */
 INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, const int64_t KW)
 {
     const struct qb_conv_params *p = j->p;
@@ -327,60 +321,38 @@ INLINE void dw_plane_rows(const struct dw_job *j, int item, const int64_t sw, co
     const float *x = j->x + (int64_t)item * H * W, *w = j->w + c * KH * KW;
     float *y = j->y + (int64_t)item * OH * OW;
     const float bias = j->b ? j->b[c] : 0.0f;
-    /* vector columns: the first tap at or right of 0, the last load (which reads
-     * sw floats per lane) inside the row */
-    int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
-
-    const int64_t hp = i64max(H + p->pb[1] + p->pe[1], (OH - 1) * p->s[1] + (KH - 1) * p->d[1] + 1);
-    const int64_t wp = i64max(W + pw + p->pe[2], (OW - 1) * sw + reach + 1) + 16;
+    const v8sf bv = {bias, bias, bias, bias, bias, bias, bias, bias};
+    const int64_t hp = qb_window_extent(H, p->pb[1], p->pe[1], OH, p->s[1], KH, p->d[1]);
+    const int64_t wp = qb_window_extent(W, pw, p->pe[2], OW, sw, KW, dw) + 16;
+    int64_t vlo, vhi;
 
     if (sw <= 2 && OW >= 8 && hp * wp <= DW_PAD_MAX) {
         dw_plane_padded(p, x, w, bias, y, sw, KW, hp, wp);
         return;
     }
-    if (sw > 2 || vhi > OW)
-        vhi = sw > 2 ? 0 : OW;
-    if (vhi < vlo)
-        vhi = vlo;
+    qb_window_vector_cols(W, OW, sw, pw, reach, &vlo, &vhi);
     for (int64_t oy = 0; oy < OH; oy++) {
         float *row = y + oy * OW;
         int64_t ox = 0;
         for (; ox < vlo && ox < OW; ox++)
             row[ox] = dw_point(p, x, w, bias, oy, ox);
         for (; ox + 32 <= vhi; ox += 32) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias}, a1 = a0, a2 = a0, a3 = a0;
+            v8sf a0 = bv, a1 = bv, a2 = bv, a3 = bv;
             for (int64_t ky = 0; ky < KH; ky++) {
                 int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                if (iy < 0 || iy >= H)
-                    continue;
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    const float *src = x + iy * W + ox * sw + kx * dw - pw;
-                    dw_tap(&a0, &wv, src, sw);
-                    dw_tap(&a1, &wv, src + 8 * sw, sw);
-                    dw_tap(&a2, &wv, src + 16 * sw, sw);
-                    dw_tap(&a3, &wv, src + 24 * sw, sw);
-                }
+                if (iy >= 0 && iy < H)
+                    dw_row(&a0, &a1, &a2, &a3, w + ky * KW, x + iy * W + ox * sw - pw, sw, KW, dw);
             }
-            memcpy(row + ox, &a0, sizeof(a0));
-            memcpy(row + ox + 8, &a1, sizeof(a1));
-            memcpy(row + ox + 16, &a2, sizeof(a2));
-            memcpy(row + ox + 24, &a3, sizeof(a3));
+            dw_store4(row + ox, &a0, &a1, &a2, &a3);
         }
         for (; ox < vhi && vhi - vlo >= 8; ox += 8) {
-            v8sf a0 = {bias, bias, bias, bias, bias, bias, bias, bias};
+            v8sf a0 = bv;
             if (ox + 8 > vhi) /* the last block overlaps the previous one: same values again */
                 ox = vhi - 8;
             for (int64_t ky = 0; ky < KH; ky++) {
                 int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                if (iy < 0 || iy >= H)
-                    continue;
-                for (int64_t kx = 0; kx < KW; kx++) {
-                    float wt = w[ky * KW + kx];
-                    v8sf wv = {wt, wt, wt, wt, wt, wt, wt, wt};
-                    dw_tap(&a0, &wv, x + iy * W + ox * sw + kx * dw - pw, sw);
-                }
+                if (iy >= 0 && iy < H)
+                    dw_row(&a0, NULL, NULL, NULL, w + ky * KW, x + iy * W + ox * sw - pw, sw, KW, dw);
             }
             memcpy(row + ox, &a0, sizeof(a0));
         }
@@ -439,7 +411,7 @@ static void col2im_channel(void *ctx, int m)
 {
     const struct col2im_job *j = ctx;
     const struct qb_conv_params *p = j->p;
-    const int64_t ihw = qb_conv_numel3(p->in), ohw = qb_conv_numel3(p->out);
+    const int64_t ihw = qb_window_numel3(p->in), ohw = qb_window_numel3(p->out);
     const int64_t OH = p->out[1], OW = p->out[2], H = p->in[1], W = p->in[2];
     float *y = j->y + m * ohw;
     float b = j->bias ? j->bias[m] : 0.0f;
@@ -451,7 +423,7 @@ static void col2im_channel(void *ctx, int m)
         const float *col = j->cols + (m * p->taps + t) * ihw;
         int64_t lo, hi, ox0 = fx * p->d[2] - p->pb[2];
         /* ox = ix * s + ox0 must land in [0, OW) */
-        tap_range(ox0, p->s[2], OW, W, &lo, &hi);
+        qb_window_taps(ox0, p->s[2], OW, W, &lo, &hi);
         if (hi <= lo)
             continue;
         for (int64_t iz = 0; iz < p->in[0]; iz++) {

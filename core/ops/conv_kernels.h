@@ -15,11 +15,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../threadpool.h"
 #include "sgemm.h"
-
-#define QB_CONV_SP 3 /* spatial dims held as (D, H, W); lower ranks lead with 1s */
+#include "window.h" /* QB_WINDOW_SP: spatial dims held as (D, H, W) */
 
 /* GEMM: im2col panels packed from the image (any geometry);
  * WIDE: stride 1: the image is first copied into zero-padded planes, where
@@ -41,26 +41,19 @@ struct qb_conv_params {
     int nsp;
     enum qb_conv_kind kind;
     int64_t N, C, M, group, cg, mg, taps;
-    int64_t in[QB_CONV_SP], out[QB_CONV_SP], k[QB_CONV_SP], s[QB_CONV_SP], d[QB_CONV_SP], pb[QB_CONV_SP],
-        pe[QB_CONV_SP];
+    int64_t in[QB_WINDOW_SP], out[QB_WINDOW_SP], k[QB_WINDOW_SP], s[QB_WINDOW_SP], d[QB_WINDOW_SP];
+    int64_t pb[QB_WINDOW_SP], pe[QB_WINDOW_SP];
     /* WIDE: padded planes hq x wq; row k of B (channel k / taps of the
      * group, tap k % taps) starts off[k] floats into the group's first plane */
     int64_t hq, wq, chan_floats, prep_floats;
     int64_t *off;
 };
 
-static inline int64_t qb_conv_numel3(const int64_t *dims) { return dims[0] * dims[1] * dims[2]; }
-/* qb_conv_numel3(dims) <= max, without overflowing (dims >= 1, max >= 1) */
-static inline bool qb_conv_numel3_le(const int64_t *dims, int64_t max)
-{
-    return dims[0] <= max && dims[1] <= max / dims[0] && dims[2] <= max / (dims[0] * dims[1]);
-}
-
 /* im2col B source: B[k][n] = x[ch][oz*s - p + fz*d][oy*s - p + fy*d][ox*s - p + fx*d]
  * (0 in the pads), k = (ch, fz, fy, fx) of the group, n = (oz, oy, ox). */
 struct qb_conv_im2col {
     const float *x; /* image n, first channel of the group */
-    int64_t in[QB_CONV_SP], out[QB_CONV_SP], k[QB_CONV_SP], s[QB_CONV_SP], d[QB_CONV_SP], pb[QB_CONV_SP];
+    int64_t in[QB_WINDOW_SP], out[QB_WINDOW_SP], k[QB_WINDOW_SP], s[QB_WINDOW_SP], d[QB_WINDOW_SP], pb[QB_WINDOW_SP];
 };
 /* Fills geo from p and x and points src at it (src->ctx = geo). */
 void qb_conv_im2col_source(struct qb_sgemm_b *src, struct qb_conv_im2col *geo, const struct qb_conv_params *p,
@@ -89,5 +82,19 @@ typedef int qb_v8_lanes __attribute__((vector_size(32)));
 #define QB_V8_EVEN(a, b) __builtin_shuffle(a, b, (qb_v8_lanes){0, 2, 4, 6, 8, 10, 12, 14})
 #define QB_V8_ODD(a, b) __builtin_shuffle(a, b, (qb_v8_lanes){1, 3, 5, 7, 9, 11, 13, 15})
 #endif
+
+typedef float qb_v8sf __attribute__((vector_size(32)));
+
+/* *v = the 8 floats of a row at stride sw, 1 or 2: src[0 .. 8) or the even
+ * elements of src[0 .. 16). Inlined into each ISA clone of the kernels. */
+static inline __attribute__((always_inline)) void qb_v8_load_s12(qb_v8sf *v, const float *src, int64_t sw)
+{
+    qb_v8sf b;
+    memcpy(v, src, sizeof(*v));
+    if (sw != 1) {
+        memcpy(&b, src + 8, sizeof(b));
+        *v = QB_V8_EVEN(*v, b);
+    }
+}
 
 #endif

@@ -376,6 +376,21 @@ static enum qb_status scatter_red_attr(const struct qb_graph *g, const struct qb
     return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "reduction '%s' is not supported", r);
 }
 
+/* Params of a scatter (axis, reduction); the output is the data's type and shape. */
+static enum qb_status scatter_params(struct qb_graph *g, struct qb_node *n, int axis, struct qb_error *err)
+{
+    const struct qb_value *x = qb_node_in(g, n, 0);
+    struct scatter_params *p;
+    enum qb_status st;
+
+    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK || (st = scatter_red_attr(g, n, p, err)) != QB_OK)
+        return st;
+    p->axis = axis;
+    qb_opu_set_out(qb_node_out(g, n, 0), x->dtype, x->ndim, x->shape);
+    n->params = p;
+    return QB_OK;
+}
+
 /* dst op= src for one element */
 static void scatter_elem(enum scatter_red red, enum qb_dtype t, char *dst, const char *src)
 {
@@ -403,7 +418,6 @@ static void scatter_elem(enum scatter_red red, enum qb_dtype t, char *dst, const
 enum qb_status qb_scatter_elements_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *ind = qb_node_in(g, n, 1), *upd = qb_node_in(g, n, 2);
-    struct scatter_params *p;
     int64_t axis;
     enum qb_status st;
     int a;
@@ -416,14 +430,7 @@ enum qb_status qb_scatter_elements_infer(struct qb_graph *g, struct qb_node *n, 
     for (int d = 0; d < x->ndim; d++)
         if (ind->shape[d] != upd->shape[d] || (d != a && ind->shape[d] > x->shape[d]))
             return qb_node_errorf(g, n, err, QB_ERR_INVALID, "indices and updates shapes do not fit");
-    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
-        return st;
-    p->axis = a;
-    if ((st = scatter_red_attr(g, n, p, err)) != QB_OK)
-        return st;
-    qb_opu_set_out(qb_node_out(g, n, 0), x->dtype, x->ndim, x->shape);
-    n->params = p;
-    return QB_OK;
+    return scatter_params(g, n, a, err);
 }
 
 enum qb_status qb_scatter_elements_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
@@ -458,7 +465,6 @@ enum qb_status qb_scatter_elements_run(const struct qb_node *n, const struct qb_
 enum qb_status qb_scatter_nd_infer(struct qb_graph *g, struct qb_node *n, struct qb_error *err)
 {
     const struct qb_value *x = qb_node_in(g, n, 0), *ind = qb_node_in(g, n, 1), *upd = qb_node_in(g, n, 2);
-    struct scatter_params *p;
     int64_t k;
     enum qb_status st;
 
@@ -475,13 +481,7 @@ enum qb_status qb_scatter_nd_infer(struct qb_graph *g, struct qb_node *n, struct
     for (int d = (int)k; d < x->ndim; d++)
         if (upd->shape[ind->ndim - 1 + d - k] != x->shape[d])
             return qb_node_errorf(g, n, err, QB_ERR_INVALID, "updates shape does not fit the data");
-    if ((st = qb_opu_alloc(g, sizeof(*p), (void **)&p, err)) != QB_OK)
-        return st;
-    if ((st = scatter_red_attr(g, n, p, err)) != QB_OK)
-        return st;
-    qb_opu_set_out(qb_node_out(g, n, 0), x->dtype, x->ndim, x->shape);
-    n->params = p;
-    return QB_OK;
+    return scatter_params(g, n, 0, err);
 }
 
 enum qb_status qb_scatter_nd_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,

@@ -447,20 +447,82 @@ void qb_bcast_run(const struct qb_bcast *b, void *y, size_t ysize, const void *c
     qb_opu_parallel(pool, b->numel, QB_OPU_GRAIN, bc_range, &j);
 }
 
+/* strided gathers ------------------------------------------------------------ */
+
+void qb_opu_strided_push(struct qb_opu_strided *v, int64_t len, int64_t stride)
+{
+    if (len == 1)
+        return;
+    if (v->nd > 0 && v->stride[v->nd - 1] == len * stride) {
+        v->len[v->nd - 1] *= len;
+        v->stride[v->nd - 1] = stride;
+    } else {
+        v->len[v->nd] = len;
+        v->stride[v->nd] = stride;
+        v->nd++;
+    }
+}
+
+struct gather_job {
+    const struct qb_opu_strided *v;
+    const char *in;
+    char *out;
+    size_t es;
+};
+
+/* Rows [b, e) along the innermost dim. */
+static void gather_range(void *ctx, int64_t b, int64_t e)
+{
+    const struct gather_job *j = ctx;
+    const struct qb_opu_strided *v = j->v;
+    int last = v->nd - 1;
+    int64_t L = v->len[last], s = v->stride[last];
+    for (int64_t row = b; row < e; row++) {
+        int64_t off = 0, rem = row;
+        const char *src;
+        char *dst = j->out + (size_t)(row * L) * j->es;
+        for (int d = last - 1; d >= 0; d--) {
+            off += (rem % v->len[d]) * v->stride[d];
+            rem /= v->len[d];
+        }
+        src = j->in + (size_t)off * j->es;
+        if (s == 1) {
+            memcpy(dst, src, (size_t)L * j->es);
+        } else if (j->es == 4) {
+            for (int64_t i = 0; i < L; i++)
+                memcpy(dst + 4 * (size_t)i, src + (ptrdiff_t)(i * s) * 4, 4);
+        } else {
+            for (int64_t i = 0; i < L; i++)
+                memcpy(dst + (size_t)i * j->es, src + (ptrdiff_t)(i * s) * (ptrdiff_t)j->es, j->es);
+        }
+    }
+}
+
+void qb_opu_gather(const struct qb_opu_strided *v, const void *in, void *out, size_t esize, struct qb_pool *pool)
+{
+    static const struct qb_opu_strided one = {.nd = 1, .len = {1}, .stride = {1}};
+    struct gather_job j = {.v = v->nd ? v : &one, .in = in, .out = out, .es = esize};
+    int64_t numel = 1, L = j.v->len[j.v->nd - 1];
+
+    for (int d = 0; d < j.v->nd; d++)
+        numel *= j.v->len[d];
+    if (numel == 0)
+        return;
+    qb_opu_parallel(pool, numel / L, QB_OPU_GRAIN / L + 1, gather_range, &j);
+}
+
 /* permuted copy -------------------------------------------------------------- */
 
+/* A transpose whose last output dim is strided in the input: 2-D tiles over
+ * dims ta (input-contiguous) and nd-1. */
 struct perm_job {
     const char *in;
     char *out;
     size_t esize;
-    int nd;                     /* merged output dims */
-    int64_t shape[QB_MAX_DIMS]; /* output dims */
-    int64_t istr[QB_MAX_DIMS];  /* input element stride of each output dim */
+    struct qb_opu_strided v;    /* merged output dims, input element strides */
     int64_t ostr[QB_MAX_DIMS];
-    int tiled;                  /* 2-D tiles over dims ta (input-contiguous) and nd-1 */
     int ta;
     int64_t tiles_a, tiles_b;   /* tile counts along ta and nd-1 */
-    int64_t outer;              /* product of the other dims */
 };
 
 #define PERM_TILE 32
@@ -502,49 +564,31 @@ static void perm_tile(const char *in, char *out, size_t esize, int64_t a0, int64
     }
 }
 
+/* Work items: (outer index, tile along ta, tile along the last dim). */
 static void perm_range(void *ctx, int64_t begin, int64_t end)
 {
     const struct perm_job *j = ctx;
-    int nd = j->nd, last = nd - 1;
+    const int64_t *len = j->v.len, *istr = j->v.stride;
+    int last = j->v.nd - 1;
+    int64_t per_outer = j->tiles_a * j->tiles_b;
 
-    if (j->tiled) {
-        /* work item = (outer index, tile along ta, tile along last) */
-        int64_t per_outer = j->tiles_a * j->tiles_b;
-        for (int64_t w = begin; w < end; w++) {
-            int64_t o = w / per_outer, t = w % per_outer, ta = t / j->tiles_b, tb = t % j->tiles_b;
-            int64_t ioff = 0, ooff = 0, rem = o;
-            int64_t a0 = ta * PERM_TILE, b0 = tb * PERM_TILE;
-            int64_t a1 = a0 + PERM_TILE < j->shape[j->ta] ? a0 + PERM_TILE : j->shape[j->ta];
-            int64_t b1 = b0 + PERM_TILE < j->shape[last] ? b0 + PERM_TILE : j->shape[last];
-            for (int d = last; d >= 0; d--) {
-                int64_t i;
-                if (d == last || d == j->ta)
-                    continue;
-                i = rem % j->shape[d];
-                rem /= j->shape[d];
-                ioff += i * j->istr[d];
-                ooff += i * j->ostr[d];
-            }
-            perm_tile(j->in + (size_t)ioff * j->esize, j->out + (size_t)ooff * j->esize, j->esize, a0, a1,
-                      b0, b1, j->istr[last], j->ostr[j->ta]);
-        }
-        return;
-    }
-    /* rows: the last output dim, copied as a contiguous run when its input stride is 1 */
     for (int64_t w = begin; w < end; w++) {
-        int64_t ioff = 0, rem = w, len = j->shape[last], s = j->istr[last];
-        char *d = j->out + (size_t)(w * len) * j->esize;
-        const char *src;
-        for (int dd = last - 1; dd >= 0; dd--) {
-            ioff += (rem % j->shape[dd]) * j->istr[dd];
-            rem /= j->shape[dd];
+        int64_t o = w / per_outer, t = w % per_outer, ta = t / j->tiles_b, tb = t % j->tiles_b;
+        int64_t ioff = 0, ooff = 0, rem = o;
+        int64_t a0 = ta * PERM_TILE, b0 = tb * PERM_TILE;
+        int64_t a1 = a0 + PERM_TILE < len[j->ta] ? a0 + PERM_TILE : len[j->ta];
+        int64_t b1 = b0 + PERM_TILE < len[last] ? b0 + PERM_TILE : len[last];
+        for (int d = last; d >= 0; d--) {
+            int64_t i;
+            if (d == last || d == j->ta)
+                continue;
+            i = rem % len[d];
+            rem /= len[d];
+            ioff += i * istr[d];
+            ooff += i * j->ostr[d];
         }
-        src = j->in + (size_t)ioff * j->esize;
-        if (s == 1)
-            memcpy(d, src, (size_t)len * j->esize);
-        else
-            for (int64_t i = 0; i < len; i++)
-                copy_elem(d + (size_t)i * j->esize, src + (size_t)(i * s) * j->esize, j->esize);
+        perm_tile(j->in + (size_t)ioff * j->esize, j->out + (size_t)ooff * j->esize, j->esize, a0, a1, b0, b1,
+                  istr[last], j->ostr[j->ta]);
     }
 }
 
@@ -552,7 +596,7 @@ void qb_opu_permute(const void *in, void *out, size_t esize, int ndim, const int
                     const int *perm, struct qb_pool *pool)
 {
     struct perm_job j = {.in = in, .out = out, .esize = esize};
-    int64_t istride[QB_MAX_DIMS], numel = 1, s = 1;
+    int64_t istride[QB_MAX_DIMS], numel, outer, s = 1;
     int last;
 
     for (int d = ndim - 1; d >= 0; d--) {
@@ -562,43 +606,30 @@ void qb_opu_permute(const void *in, void *out, size_t esize, int ndim, const int
     numel = s;
     if (numel == 0)
         return;
-    /* output dims in order, dropping unit dims and merging a dim into the previous one
-     * when they are adjacent in the input too */
-    for (int k = 0; k < ndim; k++) {
-        int64_t dim = shape[perm[k]], st = istride[perm[k]];
-        if (dim == 1)
-            continue;
-        if (j.nd > 0 && j.istr[j.nd - 1] == st * dim) {
-            j.shape[j.nd - 1] *= dim;
-            j.istr[j.nd - 1] = st;
-        } else {
-            j.shape[j.nd] = dim;
-            j.istr[j.nd] = st;
-            j.nd++;
-        }
-    }
-    if (j.nd <= 1) {
+    /* output dims in order, with their input strides */
+    for (int k = 0; k < ndim; k++)
+        qb_opu_strided_push(&j.v, shape[perm[k]], istride[perm[k]]);
+    if (j.v.nd <= 1) {
         memcpy(out, in, (size_t)numel * esize);
         return;
     }
-    last = j.nd - 1;
+    last = j.v.nd - 1;
+    if (j.v.stride[last] == 1) { /* rows of the last output dim are contiguous in the input */
+        qb_opu_gather(&j.v, in, out, esize, pool);
+        return;
+    }
     s = 1;
     for (int d = last; d >= 0; d--) {
         j.ostr[d] = s;
-        s *= j.shape[d];
+        s *= j.v.len[d];
     }
-    if (j.istr[last] != 1) {
-        /* the input-contiguous dim is some ta < last: tile the (ta, last) plane */
-        for (int d = 0; d < last; d++)
-            if (j.istr[d] == 1)
-                j.ta = d;
-        j.tiled = 1;
-        j.tiles_a = (j.shape[j.ta] + PERM_TILE - 1) / PERM_TILE;
-        j.tiles_b = (j.shape[last] + PERM_TILE - 1) / PERM_TILE;
-        j.outer = numel / (j.shape[j.ta] * j.shape[last]);
-        qb_opu_parallel(pool, j.outer * j.tiles_a * j.tiles_b, QB_OPU_GRAIN / (PERM_TILE * PERM_TILE) + 1,
-                        perm_range, &j);
-        return;
-    }
-    qb_opu_parallel(pool, numel / j.shape[last], QB_OPU_GRAIN / j.shape[last] + 1, perm_range, &j);
+    /* the input-contiguous dim is some ta < last: tile the (ta, last) plane */
+    for (int d = 0; d < last; d++)
+        if (j.v.stride[d] == 1)
+            j.ta = d;
+    j.tiles_a = (j.v.len[j.ta] + PERM_TILE - 1) / PERM_TILE;
+    j.tiles_b = (j.v.len[last] + PERM_TILE - 1) / PERM_TILE;
+    outer = numel / (j.v.len[j.ta] * j.v.len[last]);
+    qb_opu_parallel(pool, outer * j.tiles_a * j.tiles_b, QB_OPU_GRAIN / (PERM_TILE * PERM_TILE) + 1, perm_range,
+                    &j);
 }

@@ -126,6 +126,24 @@ typedef void (*qb_bcast_fn)(void *ctx, void *y, const void *const *x, const int6
 void qb_bcast_run(const struct qb_bcast *b, void *y, size_t ysize, const void *const *x,
                   const size_t *xsize, qb_bcast_fn fn, void *ctx, struct qb_pool *pool);
 
+/* Strided gathers: out (contiguous, row-major over the dims) gets the source
+ * element at sum(index[d] * stride[d]). Dims are pushed outermost first: unit
+ * dims are dropped and a dim contiguous with the one before merges into it.
+ *
+ *     struct qb_opu_strided v = {0};
+ *     for (int d = 0; d < ndim; d++)
+ *         qb_opu_strided_push(&v, out_shape[d], step[d] * in_stride[d]);
+ *     qb_opu_gather(&v, first, out, esize, pool);
+ */
+struct qb_opu_strided {
+    int nd;
+    int64_t len[QB_MAX_DIMS], stride[QB_MAX_DIMS]; /* element strides into the source (may be negative) */
+};
+
+void qb_opu_strided_push(struct qb_opu_strided *v, int64_t len, int64_t stride);
+/* Copies the view of `in` (its first element) to out; a view with no dims is one element. */
+void qb_opu_gather(const struct qb_opu_strided *v, const void *in, void *out, size_t esize, struct qb_pool *pool);
+
 /* Permuted copy: out[i_perm] = in[i] for a row-major tensor of elements of esize bytes;
  * out dim k is in dim perm[k]. Merges dims, copies contiguous runs, tiles 2-D
  * transposes. */

@@ -12,16 +12,15 @@
 #include <string.h>
 
 #include "../op.h"
-#include "conv_kernels.h" /* QB_V8_EVEN, qb_conv_numel3_le */
+#include "conv_kernels.h" /* qb_v8_load_s12 */
 #include "sgemm.h"
+#include "window.h"
 
-#define SP 3
-#define DIM_MAX ((int64_t)1 << 24)
+#define SP QB_WINDOW_SP
 
-typedef float v8sf __attribute__((vector_size(32)));
+typedef qb_v8sf v8sf;
 typedef int v8si __attribute__((vector_size(32)));
 
-enum auto_pad { AP_NOTSET, AP_SAME_UPPER, AP_SAME_LOWER, AP_VALID };
 enum pool_kind { POOL_MAX, POOL_AVG };
 
 struct pool_params {
@@ -32,63 +31,7 @@ struct pool_params {
     int64_t in[SP], out[SP], k[SP], s[SP], d[SP], pb[SP], pe[SP];
 };
 
-static int64_t spatial_numel(const int64_t *dims) { return dims[0] * dims[1] * dims[2]; }
-
-/* t in [lo, hi) are the t < T with 0 <= t * s + o < L. */
-static void tap_range(int64_t o, int64_t s, int64_t L, int64_t T, int64_t *lo, int64_t *hi)
-{
-    int64_t a = o >= 0 ? 0 : (-o + s - 1) / s;
-    int64_t b = o > L - 1 ? 0 : (L - 1 - o) / s + 1;
-    if (b > T)
-        b = T;
-    if (a > b)
-        a = b;
-    *lo = a;
-    *hi = b;
-}
-
 /* Attributes ------------------------------------------------------------------ */
-
-static enum qb_status parse_auto_pad(const struct qb_graph *g, const struct qb_node *n, enum auto_pad *ap,
-                                     struct qb_error *err)
-{
-    static const char *const names[] = {[AP_NOTSET] = "NOTSET", [AP_SAME_UPPER] = "SAME_UPPER",
-                                        [AP_SAME_LOWER] = "SAME_LOWER", [AP_VALID] = "VALID"};
-    const char *s;
-    enum qb_status st = qb_node_attr_string(g, n, "auto_pad", "NOTSET", &s, err);
-    if (st != QB_OK)
-        return st;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *ap = (enum auto_pad)i;
-            return QB_OK;
-        }
-    return qb_node_errorf(g, n, err, QB_ERR_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID",
-                          s);
-}
-
-static enum qb_status ints_attr(const struct qb_graph *g, const struct qb_node *n, const char *name, int want,
-                                int64_t dflt, int64_t lo, int64_t *out, struct qb_error *err)
-{
-    int count;
-    enum qb_status st = qb_node_attr_ints(g, n, name, out, 2 * SP, &count, err);
-    if (st != QB_OK)
-        return st;
-    if (count < 0) {
-        for (int i = 0; i < want; i++)
-            out[i] = dflt;
-        return QB_OK;
-    }
-    if (count != want)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "attribute '%s' has %d values, expected %d", name, count,
-                              want);
-    for (int i = 0; i < want; i++)
-        if (out[i] < lo || out[i] > DIM_MAX)
-            return qb_node_errorf(g, n, err, lo == 0 && out[i] < 0 ? QB_ERR_UNSUPPORTED : QB_ERR_INVALID,
-                                  "attribute '%s' value %lld is out of range [%lld, %lld]", name,
-                                  (long long)out[i], (long long)lo, (long long)DIM_MAX);
-    return QB_OK;
-}
 
 static enum qb_status check_input(const struct qb_graph *g, const struct qb_node *n, struct qb_error *err)
 {
@@ -114,37 +57,23 @@ static enum qb_status check_input(const struct qb_graph *g, const struct qb_node
 
 /* Output size of one dim; refuses what the implementations disagree on. */
 static enum qb_status window_dim(const struct qb_graph *g, const struct qb_node *n, struct pool_params *p, int i,
-                                 enum auto_pad ap, bool ceil_mode, int64_t pb, int64_t pe, struct qb_error *err)
+                                 enum qb_auto_pad ap, bool ceil_mode, int64_t pb, int64_t pe, struct qb_error *err)
 {
     int64_t in = p->in[i], k = p->k[i], s = p->s[i], dk = (k - 1) * p->d[i] + 1, o;
+    enum qb_status st = qb_window_out(g, n, ap, in, s, dk, &pb, &pe, &o, err);
 
-    if (ap == AP_SAME_UPPER || ap == AP_SAME_LOWER) {
-        int64_t total;
-        o = (in + s - 1) / s;
-        total = (o - 1) * s + dk - in;
-        if (total < 0)
-            total = 0;
-        pb = ap == AP_SAME_UPPER ? total / 2 : total - total / 2;
-        pe = total - pb;
-    } else {
-        if (ap == AP_VALID)
-            pb = pe = 0;
-        if (in + pb + pe < dk)
-            return qb_node_errorf(g, n, err, QB_ERR_INVALID,
-                                  "kernel (%lld with dilation) exceeds the padded input (%lld)",
-                                  (long long)dk, (long long)(in + pb + pe));
-        o = (in + pb + pe - dk) / s + 1;
-        if (ceil_mode && (in + pb + pe - dk) % s) {
-            if (ap == AP_VALID)
-                return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "ceil_mode with auto_pad VALID is ambiguous");
-            o++;
-            if ((o - 1) * s >= in + pb)
-                return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
-                                      "ceil_mode window starting past the padded input is ambiguous");
-            if (p->include_pad && (o - 1) * s + dk > in + pb + pe)
-                return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
-                                      "ceil_mode window beyond the pads with count_include_pad is ambiguous");
-        }
+    if (st != QB_OK)
+        return st;
+    if (ceil_mode && !qb_window_same(ap) && (in + pb + pe - dk) % s) {
+        if (ap == QB_AUTO_PAD_VALID)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "ceil_mode with auto_pad VALID is ambiguous");
+        o++;
+        if ((o - 1) * s >= in + pb)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
+                                  "ceil_mode window starting past the padded input is ambiguous");
+        if (p->include_pad && (o - 1) * s + dk > in + pb + pe)
+            return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED,
+                                  "ceil_mode window beyond the pads with count_include_pad is ambiguous");
     }
     if (pb >= k || pe >= k)
         return qb_node_errorf(g, n, err, QB_ERR_INVALID, "pads (%lld, %lld) must be smaller than the kernel (%lld)",
@@ -157,7 +86,7 @@ static enum qb_status window_dim(const struct qb_graph *g, const struct qb_node 
             t = t_end;
         if (t >= o)
             break;
-        tap_range(t * s - pb, p->d[i], in, k, &lo, &hi);
+        qb_window_taps(t * s - pb, p->d[i], in, k, &lo, &hi);
         if (hi <= lo)
             return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "a pooling window covers no input element");
     }
@@ -171,10 +100,10 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
 {
     const struct qb_value *x = qb_node_in(g, n, 0);
     struct pool_params *p = qb_arena_alloc(g->arena, sizeof(*p));
-    int64_t k[SP], s[SP], d[SP], pads[2 * SP], ceil_mode, include_pad = 0, storage_order, oshape[2 + SP];
-    enum auto_pad ap = AP_NOTSET;
+    int64_t ceil_mode, include_pad = 0, storage_order, oshape[2 + SP];
+    struct qb_window w;
     enum qb_status st;
-    int nsp, off, count;
+    int nsp, off;
 
     if (!p)
         return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", g->path);
@@ -182,14 +111,7 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
         return st;
     nsp = x->ndim - 2;
     off = SP - nsp;
-    if ((st = qb_node_attr_ints(g, n, "kernel_shape", k, SP, &count, err)) != QB_OK)
-        return st;
-    if (count < 0)
-        return qb_node_errorf(g, n, err, QB_ERR_INVALID, "attribute 'kernel_shape' is required");
-    if ((st = ints_attr(g, n, "kernel_shape", nsp, 1, 1, k, err)) ||
-        (st = ints_attr(g, n, "strides", nsp, 1, 1, s, err)) ||
-        (st = ints_attr(g, n, "dilations", nsp, 1, 1, d, err)) ||
-        (st = ints_attr(g, n, "pads", 2 * nsp, 0, 0, pads, err)) || (st = parse_auto_pad(g, n, &ap, err)) ||
+    if ((st = qb_window_parse(g, n, nsp, NULL, &w, err)) ||
         (st = qb_node_attr_int(g, n, "ceil_mode", 0, &ceil_mode, err)) ||
         (st = qb_node_attr_int(g, n, "count_include_pad", 0, &include_pad, err)) ||
         (st = qb_node_attr_int(g, n, "storage_order", 0, &storage_order, err)))
@@ -213,14 +135,14 @@ static enum qb_status pool_infer(struct qb_graph *g, struct qb_node *n, enum poo
     }
     for (int i = 0; i < nsp; i++) {
         p->in[off + i] = x->shape[2 + i];
-        p->k[off + i] = k[i];
-        p->s[off + i] = s[i];
-        p->d[off + i] = d[i];
+        p->k[off + i] = w.k[i];
+        p->s[off + i] = w.s[i];
+        p->d[off + i] = w.d[i];
     }
     for (int i = 0; i < nsp; i++)
-        if ((st = window_dim(g, n, p, off + i, ap, ceil_mode, pads[i], pads[nsp + i], err)) != QB_OK)
+        if ((st = window_dim(g, n, p, off + i, w.ap, ceil_mode, w.pads[i], w.pads[nsp + i], err)) != QB_OK)
             return st;
-    if (!qb_conv_numel3_le(p->out, INT_MAX))
+    if (!qb_window_numel3_le(p->out, INT_MAX))
         return qb_node_errorf(g, n, err, QB_ERR_UNSUPPORTED, "plane too large");
     oshape[0] = p->N;
     oshape[1] = p->C;
@@ -255,9 +177,9 @@ static int64_t avg_count(const struct pool_params *p, int i, int64_t t)
 {
     int64_t lo, hi, o = t * p->s[i] - p->pb[i];
     if (p->include_pad) /* the window clipped to the padded extent */
-        tap_range(o + p->pb[i], p->d[i], p->in[i] + p->pb[i] + p->pe[i], p->k[i], &lo, &hi);
+        qb_window_taps(o + p->pb[i], p->d[i], p->in[i] + p->pb[i] + p->pe[i], p->k[i], &lo, &hi);
     else
-        tap_range(o, p->d[i], p->in[i], p->k[i], &lo, &hi);
+        qb_window_taps(o, p->d[i], p->in[i], p->k[i], &lo, &hi);
     return hi - lo;
 }
 
@@ -269,8 +191,11 @@ struct pool_job {
 };
 
 /* One output element, every tap checked, in (kz, ky, kx) order; a NaN never
- * wins a max (the vector path below computes the same). */
-INLINE float pool_point(const struct pool_params *p, const float *x, int64_t oz, int64_t oy, int64_t ox, bool is_max)
+ * wins a max (the vector path below computes the same). With `at` (MaxPool's
+ * Indices, *at = -1 on entry): the first tap in the input is taken as it is,
+ * then only greater ones, and *at gets the winner's offset in x. */
+INLINE float pool_point(const struct pool_params *p, const float *x, int64_t oz, int64_t oy, int64_t ox, bool is_max,
+                        int64_t *at)
 {
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
     float acc = is_max ? -INFINITY : 0.0f;
@@ -283,15 +208,18 @@ INLINE float pool_point(const struct pool_params *p, const float *x, int64_t oz,
             if (iy < 0 || iy >= H)
                 continue;
             for (int64_t kx = 0; kx < p->k[2]; kx++) {
-                int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2];
+                int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2], e = (iz * H + iy) * W + ix;
                 float v;
                 if (ix < 0 || ix >= W)
                     continue;
-                v = x[(iz * H + iy) * W + ix];
-                if (!is_max)
+                v = x[e];
+                if (!is_max) {
                     acc = acc + v;
-                else if (v > acc)
+                } else if (at ? *at < 0 || v > acc : v > acc) {
                     acc = v;
+                    if (at)
+                        *at = e;
+                }
             }
         }
     }
@@ -303,12 +231,8 @@ INLINE float pool_point(const struct pool_params *p, const float *x, int64_t oz,
 /* acc = max(acc, x) or acc + x over 8 columns at stride sw (1 or 2) */
 INLINE void pool_tap(v8sf *acc, const float *src, int64_t sw, bool is_max)
 {
-    v8sf a, b;
-    memcpy(&a, src, sizeof(a));
-    if (sw != 1) {
-        memcpy(&b, src + 8, sizeof(b));
-        a = QB_V8_EVEN(a, b);
-    }
+    v8sf a;
+    qb_v8_load_s12(&a, src, sw);
     if (is_max) {
         v8si ai, ci, m = a > *acc;
         memcpy(&ai, &a, sizeof(ai));
@@ -328,22 +252,19 @@ INLINE void pool_plane_body(const struct pool_job *j, int item, bool is_max)
     const struct pool_params *p = j->p;
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2], OH = p->out[1], OW = p->out[2], KW = p->k[2];
     const int64_t sw = p->s[2], pw = p->pb[2], dw = p->d[2], reach = (KW - 1) * dw;
-    const float *x = j->x + (int64_t)item * spatial_numel(p->in);
-    float *y = j->y + (int64_t)item * spatial_numel(p->out);
+    const float *x = j->x + (int64_t)item * qb_window_numel3(p->in);
+    float *y = j->y + (int64_t)item * qb_window_numel3(p->out);
     const float init = is_max ? -INFINITY : 0.0f;
-    int64_t vlo = (pw + sw - 1) / sw, vhi = W - sw - reach + pw >= 0 ? (W - sw - reach + pw) / sw + 1 : 0;
+    int64_t vlo, vhi;
 
-    if (sw > 2 || vhi > OW)
-        vhi = sw > 2 ? 0 : OW;
-    if (vhi < vlo)
-        vhi = vlo;
+    qb_window_vector_cols(W, OW, sw, pw, reach, &vlo, &vhi);
     for (int64_t oz = 0; oz < p->out[0]; oz++)
         for (int64_t oy = 0; oy < OH; oy++) {
             float *row = y + (oz * OH + oy) * OW;
             float div = is_max ? 1.0f : (float)(avg_count(p, 0, oz) * avg_count(p, 1, oy) * KW);
             int64_t ox = 0;
             for (; ox < vlo && ox < OW; ox++)
-                row[ox] = pool_point(p, x, oz, oy, ox, is_max);
+                row[ox] = pool_point(p, x, oz, oy, ox, is_max, NULL);
             for (; ox + 8 <= vhi || (is_max && ox < vhi && vhi - vlo >= 8); ox += 8) {
                 v8sf acc = {init, init, init, init, init, init, init, init};
                 if (ox + 8 > vhi) /* max is idempotent: the last block overlaps the previous one */
@@ -365,7 +286,7 @@ INLINE void pool_plane_body(const struct pool_job *j, int item, bool is_max)
                 memcpy(row + ox, &acc, sizeof(acc));
             }
             for (; ox < OW; ox++)
-                row[ox] = pool_point(p, x, oz, oy, ox, is_max);
+                row[ox] = pool_point(p, x, oz, oy, ox, is_max, NULL);
         }
 }
 
@@ -377,14 +298,13 @@ INLINE void pool_plane_body(const struct pool_job *j, int item, bool is_max)
  * pool_plane_body (padding never wins a max and adds nothing to a sum). */
 static int64_t padded_width(const struct pool_params *p)
 {
-    int64_t a = p->in[2] + p->pb[2] + p->pe[2], b = (p->out[2] - 1) * p->s[2] + (p->k[2] - 1) * p->d[2] + 1;
-    return (a > b ? a : b) + 16; /* + stride-2 loads past the last column */
+    /* + stride-2 loads past the last column */
+    return qb_window_extent(p->in[2], p->pb[2], p->pe[2], p->out[2], p->s[2], p->k[2], p->d[2]) + 16;
 }
 
 static int64_t padded_height(const struct pool_params *p)
 {
-    int64_t a = p->in[1] + p->pb[1] + p->pe[1], b = (p->out[1] - 1) * p->s[1] + (p->k[1] - 1) * p->d[1] + 1;
-    return a > b ? a : b;
+    return qb_window_extent(p->in[1], p->pb[1], p->pe[1], p->out[1], p->s[1], p->k[1], p->d[1]);
 }
 
 static bool use_padded(const struct pool_params *p)
@@ -516,36 +436,14 @@ static void maxidx_plane(void *ctx, int item)
 {
     const struct pool_job *j = ctx;
     const struct pool_params *p = j->p;
-    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
-    const int64_t base = (int64_t)item * spatial_numel(p->in);
-    const float *x = j->x + base;
-    int64_t o = (int64_t)item * spatial_numel(p->out);
+    const int64_t base = (int64_t)item * qb_window_numel3(p->in);
+    int64_t o = (int64_t)item * qb_window_numel3(p->out);
 
     for (int64_t oz = 0; oz < p->out[0]; oz++)
         for (int64_t oy = 0; oy < p->out[1]; oy++)
             for (int64_t ox = 0; ox < p->out[2]; ox++, o++) {
-                float best = -INFINITY;
                 int64_t at = -1;
-                for (int64_t kz = 0; kz < p->k[0]; kz++) {
-                    int64_t iz = oz * p->s[0] - p->pb[0] + kz * p->d[0];
-                    if (iz < 0 || iz >= D)
-                        continue;
-                    for (int64_t ky = 0; ky < p->k[1]; ky++) {
-                        int64_t iy = oy * p->s[1] - p->pb[1] + ky * p->d[1];
-                        if (iy < 0 || iy >= H)
-                            continue;
-                        for (int64_t kx = 0; kx < p->k[2]; kx++) {
-                            int64_t ix = ox * p->s[2] - p->pb[2] + kx * p->d[2], e = (iz * H + iy) * W + ix;
-                            if (ix < 0 || ix >= W)
-                                continue;
-                            if (at < 0 || x[e] > best) {
-                                best = x[e];
-                                at = e;
-                            }
-                        }
-                    }
-                }
-                j->y[o] = best;
+                j->y[o] = pool_point(p, j->x + base, oz, oy, ox, true, &at);
                 j->idx[o] = base + at;
             }
 }
@@ -570,7 +468,7 @@ static double pool_flops(const struct qb_graph *g, const struct qb_node *n)
 {
     const struct pool_params *p = n->params;
     (void)g;
-    return (double)p->N * (double)p->C * (double)spatial_numel(p->out) * (double)spatial_numel(p->k);
+    return (double)p->N * (double)p->C * (double)qb_window_numel3(p->out) * (double)qb_window_numel3(p->k);
 }
 
 /* Global pools ------------------------------------------------------------------- */

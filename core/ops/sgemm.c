@@ -60,23 +60,38 @@ static void store_tile(const float *acc, float *c, ptrdiff_t ldc, int mr, int nr
 
 typedef float v4sf __attribute__((vector_size(16)));
 
-static void kern_generic(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr, int nr,
-                         const float *bias, int load_c)
+/* tile (MR x NR) = A panel a (K x MR) times K rows of B: row k at b + off[k],
+ * of which only the first nr lanes are read (off NULL: packed, b + k * NR). */
+static inline __attribute__((always_inline)) void tile_generic(int K, const float *a, const float *b,
+                                                               const int64_t *off, int nr, float *tile)
 {
     v4sf acc[MR][NR / 4];
-    float tile[MR * NR];
 
     memset(acc, 0, sizeof(acc));
-    for (int k = 0; k < kc; k++) {
+    for (int k = 0; k < K; k++) {
+        const float *bk = off ? b + off[k] : b + k * NR;
         v4sf bv[NR / 4];
-        memcpy(bv, b + k * NR, sizeof(bv));
+        if (nr == NR) {
+            memcpy(bv, bk, sizeof(bv));
+        } else {
+            memset(bv, 0, sizeof(bv));
+            memcpy(bv, bk, (size_t)nr * sizeof(float));
+        }
         for (int i = 0; i < MR; i++) {
             v4sf av = {a[k * MR + i], a[k * MR + i], a[k * MR + i], a[k * MR + i]};
             for (int h = 0; h < NR / 4; h++)
                 acc[i][h] += av * bv[h];
         }
     }
-    memcpy(tile, acc, sizeof(tile));
+    memcpy(tile, acc, sizeof(acc));
+}
+
+static void kern_generic(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr, int nr,
+                         const float *bias, int load_c)
+{
+    float tile[MR * NR];
+
+    tile_generic(kc, a, b, NULL, NR, tile);
     store_tile(tile, c, ldc, mr, nr, bias, load_c);
 }
 
@@ -91,18 +106,28 @@ static void kern_generic(int kc, const float *a, const float *b, float *c, ptrdi
         c##i##2 = _mm256_fmadd_ps(av, b2, c##i##2);                                                                \
     } while (0)
 
-/* t = acc (+ C) (+ bias), stored through the lane masks m0..m2 (all ones for a full row) */
-#define STORE_ROW(i)                                                                                               \
+/* the accumulators += the MR values at a times the B row b0..b2; a moves to the next k */
+#define FMA_TILE()                                                                                                 \
     do {                                                                                                           \
-        float *cr = c + i * ldc;                                                                                   \
+        FMA_ROW(0);                                                                                                \
+        FMA_ROW(1);                                                                                                \
+        FMA_ROW(2);                                                                                                \
+        FMA_ROW(3);                                                                                                \
+        a += MR;                                                                                                   \
+    } while (0)
+
+/* t = acc (+ cr when load) (+ bias), stored to cr through the lane masks m0..m2 unless full */
+#define STORE_ROW(i, cr_, load)                                                                                    \
+    do {                                                                                                           \
+        float *cr = cr_;                                                                                           \
         __m256 t0 = c##i##0, t1 = c##i##1, t2 = c##i##2;                                                           \
         if (full) {                                                                                                \
-            if (load_c) {                                                                                          \
+            if (load) {                                                                                            \
                 t0 = _mm256_add_ps(t0, _mm256_loadu_ps(cr));                                                       \
                 t1 = _mm256_add_ps(t1, _mm256_loadu_ps(cr + 8));                                                   \
                 t2 = _mm256_add_ps(t2, _mm256_loadu_ps(cr + 16));                                                  \
             }                                                                                                      \
-        } else if (load_c) {                                                                                       \
+        } else if (load) {                                                                                         \
             t0 = _mm256_add_ps(t0, _mm256_maskload_ps(cr, m0));                                                    \
             t1 = _mm256_add_ps(t1, _mm256_maskload_ps(cr + 8, m1));                                                \
             t2 = _mm256_add_ps(t2, _mm256_maskload_ps(cr + 16, m2));                                               \
@@ -124,6 +149,18 @@ static void kern_generic(int kc, const float *a, const float *b, float *c, ptrdi
         }                                                                                                          \
     } while (0)
 
+/* the mr rows of the tile into c (row stride ldc) */
+#define STORE_TILE(c_, load)                                                                                       \
+    do {                                                                                                           \
+        STORE_ROW(0, (c_), load);                                                                                  \
+        if (mr > 1)                                                                                                \
+            STORE_ROW(1, (c_) + ldc, load);                                                                        \
+        if (mr > 2)                                                                                                \
+            STORE_ROW(2, (c_) + 2 * ldc, load);                                                                    \
+        if (mr > 3)                                                                                                \
+            STORE_ROW(3, (c_) + 3 * ldc, load);                                                                    \
+    } while (0)
+
 AVX2 static void kern_avx2(int kc, const float *a, const float *b, float *c, ptrdiff_t ldc, int mr, int nr,
                            const float *bias, int load_c)
 {
@@ -135,23 +172,13 @@ AVX2 static void kern_avx2(int kc, const float *a, const float *b, float *c, ptr
 
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), b2 = _mm256_load_ps(b + 16);
-        FMA_ROW(0);
-        FMA_ROW(1);
-        FMA_ROW(2);
-        FMA_ROW(3);
-        a += MR;
+        FMA_TILE();
         b += NR;
     }
     m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
     m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
     m2 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 16), iota);
-    STORE_ROW(0);
-    if (mr > 1)
-        STORE_ROW(1);
-    if (mr > 2)
-        STORE_ROW(2);
-    if (mr > 3)
-        STORE_ROW(3);
+    STORE_TILE(c, load_c);
 }
 #endif
 
@@ -434,25 +461,9 @@ typedef void (*rkern_fn)(int K, const float *a, const float *b, const int64_t *o
 static void rkern_generic(int K, const float *a, const float *b, const int64_t *off, int nr, float *c, ptrdiff_t ldc,
                           int mr, const struct seg *segs, int nseg, const float *bias)
 {
-    v4sf acc[MR][NR / 4];
     float tile[MR * NR];
 
-    memset(acc, 0, sizeof(acc));
-    for (int k = 0; k < K; k++) {
-        v4sf bv[NR / 4];
-        if (nr == NR) {
-            memcpy(bv, b + off[k], sizeof(bv));
-        } else {
-            memset(bv, 0, sizeof(bv));
-            memcpy(bv, b + off[k], (size_t)nr * sizeof(float));
-        }
-        for (int i = 0; i < MR; i++) {
-            v4sf av = {a[k * MR + i], a[k * MR + i], a[k * MR + i], a[k * MR + i]};
-            for (int h = 0; h < NR / 4; h++)
-                acc[i][h] += av * bv[h];
-        }
-    }
-    memcpy(tile, acc, sizeof(tile));
+    tile_generic(K, a, b, off, nr, tile);
     for (int s = 0; s < nseg; s++)
         for (int i = 0; i < mr; i++)
             for (int l = segs[s].l0; l < segs[s].l1; l++) {
@@ -464,27 +475,6 @@ static void rkern_generic(int K, const float *a, const float *b, const int64_t *
 }
 
 #if HAVE_X86
-#define RSTORE_ROW(i)                                                                                              \
-    do {                                                                                                           \
-        float *cr = c + i * ldc + sg->off;                                                                         \
-        __m256 t0 = c##i##0, t1 = c##i##1, t2 = c##i##2;                                                           \
-        if (bias) {                                                                                                \
-            __m256 bb = _mm256_set1_ps(bias[i]);                                                                   \
-            t0 = _mm256_add_ps(t0, bb);                                                                            \
-            t1 = _mm256_add_ps(t1, bb);                                                                            \
-            t2 = _mm256_add_ps(t2, bb);                                                                            \
-        }                                                                                                          \
-        if (full) {                                                                                                \
-            _mm256_storeu_ps(cr, t0);                                                                              \
-            _mm256_storeu_ps(cr + 8, t1);                                                                          \
-            _mm256_storeu_ps(cr + 16, t2);                                                                         \
-        } else {                                                                                                   \
-            _mm256_maskstore_ps(cr, m0, t0);                                                                       \
-            _mm256_maskstore_ps(cr + 8, m1, t1);                                                                   \
-            _mm256_maskstore_ps(cr + 16, m2, t2);                                                                  \
-        }                                                                                                          \
-    } while (0)
-
 AVX2 static __m256i lane_mask(int l0, int l1, int base)
 {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -504,11 +494,7 @@ AVX2 static void rkern_avx2(int K, const float *a, const float *b, const int64_t
         for (int k = 0; k < K; k++) {
             const float *bp = b + off[k];
             __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), b2 = _mm256_loadu_ps(bp + 16);
-            FMA_ROW(0);
-            FMA_ROW(1);
-            FMA_ROW(2);
-            FMA_ROW(3);
-            a += MR;
+            FMA_TILE();
         }
     } else {
         __m256i l0 = lane_mask(0, nr, 0), l1 = lane_mask(0, nr, 8), l2 = lane_mask(0, nr, 16);
@@ -516,24 +502,14 @@ AVX2 static void rkern_avx2(int K, const float *a, const float *b, const int64_t
             const float *bp = b + off[k];
             __m256 b0 = _mm256_maskload_ps(bp, l0), b1 = _mm256_maskload_ps(bp + 8, l1),
                    b2 = _mm256_maskload_ps(bp + 16, l2);
-            FMA_ROW(0);
-            FMA_ROW(1);
-            FMA_ROW(2);
-            FMA_ROW(3);
-            a += MR;
+            FMA_TILE();
         }
     }
     for (const struct seg *sg = segs; sg < segs + nseg; sg++) {
         int full = sg->l0 == 0 && sg->l1 == NR;
         __m256i m0 = lane_mask(sg->l0, sg->l1, 0), m1 = lane_mask(sg->l0, sg->l1, 8),
                 m2 = lane_mask(sg->l0, sg->l1, 16);
-        RSTORE_ROW(0);
-        if (mr > 1)
-            RSTORE_ROW(1);
-        if (mr > 2)
-            RSTORE_ROW(2);
-        if (mr > 3)
-            RSTORE_ROW(3);
+        STORE_TILE(c + sg->off, 0);
     }
 }
 #endif

@@ -678,74 +678,25 @@ static enum qb_status slice_infer(struct qb_graph *g, struct qb_node *n, struct 
     return QB_OK;
 }
 
-struct strided_job {
-    const char *in;
-    char *out;
-    size_t es;
-    int nd;
-    int64_t len[QB_MAX_DIMS], stride[QB_MAX_DIMS]; /* element strides into in */
-};
-
-static void strided_range(void *ctx, int64_t b, int64_t e)
-{
-    const struct strided_job *j = ctx;
-    int last = j->nd - 1;
-    int64_t L = j->len[last], s = j->stride[last];
-    for (int64_t row = b; row < e; row++) {
-        int64_t off = 0, rem = row;
-        const char *src;
-        char *dst = j->out + (size_t)(row * L) * j->es;
-        for (int d = last - 1; d >= 0; d--) {
-            off += (rem % j->len[d]) * j->stride[d];
-            rem /= j->len[d];
-        }
-        src = j->in + (size_t)off * j->es;
-        if (s == 1) {
-            memcpy(dst, src, (size_t)L * j->es);
-        } else if (j->es == 4) {
-            for (int64_t i = 0; i < L; i++)
-                memcpy(dst + 4 * (size_t)i, src + (ptrdiff_t)(i * s) * 4, 4);
-        } else {
-            for (int64_t i = 0; i < L; i++)
-                memcpy(dst + (size_t)i * j->es, src + (ptrdiff_t)(i * s) * (ptrdiff_t)j->es, j->es);
-        }
-    }
-}
-
 static enum qb_status slice_run(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
                                 const struct qb_kctx *ctx)
 {
     const struct slice_params *p = n->params;
-    struct strided_job j = {.out = out[0].data, .es = qb_dtype_size(in[0].dtype)};
-    int64_t istr[QB_MAX_DIMS], s = 1, base = 0, numel = qb_tview_numel(&out[0]);
+    struct qb_opu_strided v = {0};
+    size_t es = qb_dtype_size(in[0].dtype);
+    int64_t istr[QB_MAX_DIMS], s = 1, base = 0;
 
-    if (numel == 0)
+    if (qb_tview_numel(&out[0]) == 0)
         return QB_OK;
     for (int d = p->ndim - 1; d >= 0; d--) {
         istr[d] = s;
         s *= in[0].shape[d];
     }
     for (int d = 0; d < p->ndim; d++) {
-        int64_t len = out[0].shape[d], st = p->step[d] * istr[d];
         base += p->start[d] * istr[d];
-        if (len == 1)
-            continue;
-        if (j.nd > 0 && j.stride[j.nd - 1] == len * st) {
-            j.len[j.nd - 1] *= len;
-            j.stride[j.nd - 1] = st;
-        } else {
-            j.len[j.nd] = len;
-            j.stride[j.nd] = st;
-            j.nd++;
-        }
+        qb_opu_strided_push(&v, out[0].shape[d], p->step[d] * istr[d]);
     }
-    if (j.nd == 0) {
-        j.len[0] = 1;
-        j.stride[0] = 1;
-        j.nd = 1;
-    }
-    j.in = (const char *)in[0].data + (size_t)base * j.es;
-    qb_opu_parallel(ctx->pool, numel / j.len[j.nd - 1], QB_OPU_GRAIN / j.len[j.nd - 1] + 1, strided_range, &j);
+    qb_opu_gather(&v, (const char *)in[0].data + (size_t)base * es, out[0].data, es, ctx->pool);
     return QB_OK;
 }
 
