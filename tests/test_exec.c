@@ -2,24 +2,9 @@
  * thread count does not change a single bit, repeated runs are identical (no
  * state leaks between runs through reused memory), and lifetime planning shares
  * memory between activations. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "core/exec.h"
 #include "core/onnx.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                                         \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                          \
-            printf(__VA_ARGS__);                                                                                 \
-            printf("\n");                                                                                        \
-            failures++;                                                                                          \
-        }                                                                                                        \
-    } while (0)
+#include "testutil.h"
 
 static float *run_once(const struct qb_graph *g, const struct qb_exec_opts *o, int reps, size_t *n_out,
                        size_t *act_bytes)
@@ -28,12 +13,11 @@ static float *run_once(const struct qb_graph *g, const struct qb_exec_opts *o, i
     struct qb_error err = {0};
     float *copy = NULL;
     if (qb_exec_new(g, o, &e, &err) != QB_OK) {
-        printf("FAIL: %s\n", err.msg);
-        failures++;
+        CHECKF(0, "%s", err.msg);
         return NULL;
     }
     struct qb_tview *in = qb_exec_input(e, 0);
-    CHECK(o->no_fusion == (strstr(qb_exec_describe(e), " 0 SiLU fused") != NULL), "fusion: %s",
+    CHECKF(o->no_fusion == (strstr(qb_exec_describe(e), " 0 SiLU fused") != NULL), "fusion: %s",
           qb_exec_describe(e));
     for (int r = 0; r < reps; r++) {
         uint32_t x = 7u;
@@ -42,8 +26,7 @@ static float *run_once(const struct qb_graph *g, const struct qb_exec_opts *o, i
             ((float *)in->data)[i] = (float)(x >> 8) / 16777216.0f;
         }
         if (qb_exec_run(e, &err) != QB_OK) {
-            printf("FAIL: %s\n", err.msg);
-            failures++;
+            CHECKF(0, "%s", err.msg);
             break;
         }
     }
@@ -62,8 +45,7 @@ static void check_model(const char *path)
     struct qb_error err = {0};
     size_t n1, n2, n3, b1, b2, b3, total = 0;
     if (qb_onnx_load(path, &g, &err) != QB_OK || qb_graph_prepare(g, &err) != QB_OK) {
-        printf("FAIL: %s\n", err.msg);
-        failures++;
+        CHECKF(0, "%s", err.msg);
         qb_graph_free(g);
         return;
     }
@@ -74,10 +56,10 @@ static void check_model(const char *path)
         if (!(g->values[v].flags & QB_VALUE_CONST))
             total += (size_t)qb_value_numel(&g->values[v]) * qb_dtype_size(g->values[v].dtype);
     if (fused && plain && single) {
-        CHECK(n1 == n2 && n1 == n3, "%s: output sizes differ", path);
-        CHECK(memcmp(fused, plain, n1 * sizeof(float)) == 0, "%s: SiLU fusion changed the output", path);
-        CHECK(memcmp(fused, single, n1 * sizeof(float)) == 0, "%s: 1 and 2 threads differ", path);
-        CHECK(b1 < total / 2, "%s: planned %zu activation bytes of %zu, expected reuse", path, b1, total);
+        CHECKF(n1 == n2 && n1 == n3, "%s: output sizes differ", path);
+        CHECKF(memcmp(fused, plain, n1 * sizeof(float)) == 0, "%s: SiLU fusion changed the output", path);
+        CHECKF(memcmp(fused, single, n1 * sizeof(float)) == 0, "%s: 1 and 2 threads differ", path);
+        CHECKF(b1 < total / 2, "%s: planned %zu activation bytes of %zu, expected reuse", path, b1, total);
         printf("ok   %s: %zu outputs bit-identical (fused/unfused, 1/2 threads, run twice); activations %.1f MB "
                "planned of %.1f MB\n",
                path, n1, (double)b1 / 1e6, (double)total / 1e6);
@@ -101,6 +83,5 @@ int main(void)
         snprintf(path, sizeof(path), "%s/%s", src, models[i]);
         check_model(path);
     }
-    printf("%d failed\n", failures);
-    return failures != 0;
+    return test_summary("test_exec");
 }

@@ -74,6 +74,34 @@ static inline float frand(float lo, float hi)
     return lo + (hi - lo) * (float)(rng32() & 0xFFFFFF) / (float)0x1000000;
 }
 
+/* check(ok, what): CHECKF with a fixed message */
+static inline void check(bool ok, const char *what)
+{
+    CHECKF(ok, "%s", what);
+}
+
+/* A second, independent generator (64-bit LCG) for tests whose random shapes
+ * and values were drawn from it: a test may set lcg_state before drawing. */
+static unsigned long long lcg_state = 0x9E3779B97F4A7C15ull;
+
+static inline unsigned rnd(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)(lcg_state >> 33);
+}
+
+/* uniform integer in [lo, hi] */
+static inline int rint_in(int lo, int hi)
+{
+    return lo + (int)(rnd() % (unsigned)(hi - lo + 1));
+}
+
+/* in [-1, 1] on a grid of 1e-4 */
+static inline float rfloat(void)
+{
+    return (float)(rnd() % 20001) / 10000.0f - 1.0f;
+}
+
 static inline bool starts_with(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

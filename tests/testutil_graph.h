@@ -12,6 +12,14 @@
  *     done(&tc);
  *
  * main() sets `pool` (qb_pool_new(2)) before the first run.
+ *
+ * Tests that add attributes one by one describe a struct tnode instead:
+ *
+ *     struct tnode t = {.op = "Conv", .opset = 17, .n_in = 2, .n_out = 1};
+ *     t.in[0] = (struct tin){.ndim = 4, .shape = {1, 2, 5, 5}, .data = x};
+ *     attr_ints(&t, "strides", 2, (const int64_t[]){2, 2});
+ *     check(tn_build(&t, &g, &err) == QB_OK, "prepares");
+ *     run_and_compare(g, &t, pool2, pool2, want, mag, n, "Conv");
  */
 #ifndef QB_TESTUTIL_GRAPH_H
 #define QB_TESTUTIL_GRAPH_H
@@ -21,6 +29,7 @@
 
 #include "core/graph.h"
 #include "core/op.h"
+#include "core/ops/sgemm.h"
 #include "core/threadpool.h"
 #include "testutil.h"
 
@@ -180,7 +189,8 @@ static inline enum qb_status run(struct tcase *tc)
     for (int k = 0; k < n->n_out; k++) {
         const struct qb_value *v = qb_node_out(tc->g, n, k);
         tc->bytes[k] = (size_t)qb_value_numel(v) * qb_dtype_size(v->dtype);
-        tc->buf[k] = malloc(tc->bytes[k] + GUARD);
+        tc->buf[k] = (char *)malloc(tc->bytes[k] + 2 * GUARD) + GUARD;
+        memset((char *)tc->buf[k] - GUARD, CANARY, GUARD);
         memset(tc->buf[k], 0xFF, tc->bytes[k]);
         memset((char *)tc->buf[k] + tc->bytes[k], CANARY, GUARD);
         tc->out[k].dtype = v->dtype;
@@ -206,10 +216,11 @@ static inline enum qb_status run(struct tcase *tc)
     free(ctx.scratch);
     for (int k = 0; k < n->n_out; k++) {
         const unsigned char *gd = (const unsigned char *)tc->buf[k] + tc->bytes[k];
+        const unsigned char *gf = (const unsigned char *)tc->buf[k] - GUARD;
         bool ok = true;
         for (int i = 0; i < GUARD; i++)
-            ok = ok && gd[i] == CANARY;
-        CHECKF(ok, "%s: output %d wrote past its end", n->op_type, k);
+            ok = ok && gd[i] == CANARY && gf[i] == CANARY;
+        CHECKF(ok, "%s: output %d wrote outside its buffer", n->op_type, k);
     }
     return st;
 }
@@ -217,7 +228,8 @@ static inline enum qb_status run(struct tcase *tc)
 static inline void done(struct tcase *tc)
 {
     for (int k = 0; k < 8; k++)
-        free(tc->buf[k]);
+        if (tc->buf[k])
+            free((char *)tc->buf[k] - GUARD);
     qb_graph_free(tc->g);
     memset(tc, 0, sizeof(*tc));
 }
@@ -335,5 +347,173 @@ static inline float *rand_buf(int64_t n, float lo, float hi)
     return p;
 }
 
+/* Nodes built up field by field (the conv, pool and gemm tests) -------------------- */
+
+#define TN_MAX_IN 5
+#define TN_MAX_ATTR 12
+
+/* in[k]: dt UNDEFINED means float, ndim < 0 an omitted input; inputs that are
+ * not float become constants. n_out 0 means 1. */
+struct tnode {
+    const char *op;
+    int opset, n_in, n_out;
+    struct tin in[TN_MAX_IN];
+    struct qb_attr attrs[TN_MAX_ATTR];
+    int64_t ints[TN_MAX_ATTR][8];
+    int n_attr;
+};
+
+static inline void attr_ints(struct tnode *t, const char *name, int n, const int64_t *v)
+{
+    assert(t->n_attr < TN_MAX_ATTR && n <= 8);
+    memcpy(t->ints[t->n_attr], v, (size_t)n * sizeof(int64_t));
+    t->attrs[t->n_attr] = attr_is(name, n, t->ints[t->n_attr]);
+    t->n_attr++;
+}
+static inline void attr_int(struct tnode *t, const char *name, int64_t v)
+{
+    assert(t->n_attr < TN_MAX_ATTR);
+    t->attrs[t->n_attr++] = attr_i(name, v);
+}
+static inline void attr_float(struct tnode *t, const char *name, float v)
+{
+    assert(t->n_attr < TN_MAX_ATTR);
+    t->attrs[t->n_attr++] = attr_f(name, v);
+}
+static inline void attr_str(struct tnode *t, const char *name, const char *v)
+{
+    assert(t->n_attr < TN_MAX_ATTR);
+    t->attrs[t->n_attr++] = attr_s(name, v);
+}
+
+/* Builds and prepares; *out gets the graph even on failure (qb_graph_free it).
+ * Returns the status of qb_graph_prepare(). */
+static inline enum qb_status tn_build(struct tnode *t, struct qb_graph **out, struct qb_error *err)
+{
+    struct tcase tc;
+
+    for (int k = 0; k < t->n_in; k++) {
+        struct tin *in = &t->in[k];
+        if (in->ndim < 0)
+            in->omitted = true;
+        if (in->dt == QB_DTYPE_UNDEFINED)
+            in->dt = QB_DTYPE_F32;
+        if (in->dt != QB_DTYPE_F32)
+            in->is_const = true;
+    }
+    build(&tc, t->opset, t->op, t->n_in, t->in, t->n_out ? t->n_out : 1, t->attrs, t->n_attr);
+    *out = tc.g;
+    if (err)
+        *err = tc.err;
+    return tc.prep;
+}
+
+/* Runs the prepared node of tn_build() with thread pool p (NULL: none); outs[k]
+ * gets a malloc'd copy of output k. Checks the run status and the canaries. A
+ * node folded at prepare time is not run: outs get its folded values. */
+static inline void tn_run(struct qb_graph *g, const struct tnode *t, struct qb_pool *p, void **outs)
+{
+    struct qb_pool *saved = pool;
+    struct tcase tc = {.g = g, .n = &g->nodes[0], .in = t->in, .prep = QB_OK};
+
+    if (tc.n->folded) {
+        for (int k = 0; k < tc.n->n_out; k++) {
+            const struct qb_value *v = qb_node_out(g, tc.n, k);
+            size_t bytes = (size_t)qb_value_numel(v) * qb_dtype_size(v->dtype);
+            outs[k] = malloc(bytes + 4);
+            memcpy(outs[k], v->data, bytes);
+        }
+        return;
+    }
+    pool = p;
+    check(run(&tc) == QB_OK, "run returns QB_OK");
+    pool = saved;
+    for (int k = 0; k < tc.n->n_out; k++) {
+        outs[k] = malloc(tc.bytes[k] + 4);
+        memcpy(outs[k], tc.buf[k], tc.bytes[k]);
+        free((char *)tc.buf[k] - GUARD);
+    }
+}
+
+/* Compares against a double reference; the tolerance scales with mag[i] (the
+ * sum of |terms|), or |want[i]| where mag is NULL. */
+static inline bool close_mag(const float *got, const double *want, const double *mag, int64_t n, const char *what)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double tol = 1e-5 * (mag ? mag[i] : fabs(want[i])) + 1e-6;
+        if (!isfinite(got[i]) || fabs(got[i] - want[i]) > tol) {
+            fprintf(stderr, "%s: element %lld is %.9g, expected %.9g (tol %.3g)\n", what, (long long)i, got[i],
+                    want[i], tol);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Runs one prepared case three ways (no pool; pool2; the portable sgemm kernel
+ * with generic_pool), checks the first output against want/mag and that the
+ * threads change no bit. */
+static inline void run_and_compare(struct qb_graph *g, const struct tnode *t, struct qb_pool *pool2,
+                                   struct qb_pool *generic_pool, const double *want, const double *mag, int64_t n,
+                                   const char *what)
+{
+    void *a[2] = {0}, *b[2] = {0}, *c[2] = {0};
+    tn_run(g, t, NULL, a);
+    tn_run(g, t, pool2, b);
+    qb_sgemm_force_generic(true);
+    tn_run(g, t, generic_pool, c);
+    qb_sgemm_force_generic(false);
+    check(close_mag(a[0], want, mag, n, what), what);
+    check(close_mag(c[0], want, mag, n, what), "portable kernel matches the reference");
+    check(memcmp(a[0], b[0], (size_t)n * sizeof(float)) == 0, "2 threads give bitwise the same result");
+    for (int k = 0; k < 2; k++) {
+        free(a[k]);
+        free(b[k]);
+        free(c[k]);
+    }
+}
+
+/* prepare must fail with status want and a message containing needle */
+static inline void expect_refusal(struct tnode *t, enum qb_status want, const char *needle, const char *what)
+{
+    struct qb_graph *g;
+    struct qb_error err = {0};
+    enum qb_status st = tn_build(t, &g, &err);
+    if (st != want || !strstr(err.msg, needle))
+        fprintf(stderr, "%s: got %s: %s\n", what, qb_status_str(st), err.msg);
+    check(st == want && strstr(err.msg, needle) != NULL, what);
+    qb_graph_free(g);
+}
+
+/* n values of rfloat() (testutil.h) */
+static inline float *rand_unit(int64_t n)
+{
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    assert(p);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = rfloat();
+    return p;
+}
+
+/* n floats between two canary regions of GUARD floats (guarded_ok checks them) */
+static inline float *guarded_f32(int64_t n)
+{
+    float *p = malloc((size_t)(n + 2 * GUARD) * sizeof(float));
+    assert(p);
+    memset(p, CANARY, (size_t)(n + 2 * GUARD) * sizeof(float));
+    return p + GUARD;
+}
+static inline bool guarded_ok(const float *p, int64_t n)
+{
+    const unsigned char *a = (const unsigned char *)(p - GUARD), *b = (const unsigned char *)(p + n);
+    for (size_t i = 0; i < GUARD * sizeof(float); i++)
+        if (a[i] != CANARY || b[i] != CANARY)
+            return false;
+    return true;
+}
+static inline void guarded_free(float *p)
+{
+    free(p - GUARD);
+}
 
 #endif
