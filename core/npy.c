@@ -80,7 +80,7 @@ enum qb_status qb_npy_read(const char *path, struct qb_npy *out, struct qb_error
     FILE *f = fopen(path, "rb");
     unsigned char pre[10];
     char *hdr = NULL;
-    size_t hlen, pre_len = 10;
+    size_t hlen;
     const char *v;
     int64_t numel = 1;
 
@@ -100,12 +100,10 @@ enum qb_status qb_npy_read(const char *path, struct qb_npy *out, struct qb_error
             goto out;
         }
         hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)b[0] << 16 | (size_t)b[1] << 24;
-        pre_len = 12;
     } else {
         st = qb_errorf(err, QB_ERR_UNSUPPORTED, "%s: .npy format version %d is not supported", path, pre[6]);
         goto out;
     }
-    (void)pre_len;
     if (hlen > NPY_MAX_HEADER || !(hdr = calloc(1, hlen + 1)) || fread(hdr, 1, hlen, f) != hlen) {
         st = qb_errorf(err, QB_ERR_PARSE, "%s: truncated or oversized .npy header", path);
         goto out;
