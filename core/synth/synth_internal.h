@@ -279,7 +279,7 @@ struct qb_synth_obj {
 };
 
 /* labels: a cone needs this many visible pixel rows, at most 70% hidden */
-#define SYN_MIN_BOX_H 5
+#define SYN_MIN_BOX_H 7
 #define SYN_MAX_OBJ 640
 #define SYN_MAX_PRIM 4096
 #define SYN_MAX_MAT 1024
