@@ -7,13 +7,13 @@
 #
 # Environment: QBENCH (the qbench binary, default build/qbench), TIME_LIMIT
 # (seconds per call: every run checkpoints and stops before it; the same command
-# resumes), ARCHS (default "yolo12:40 yolo11:30 yolov8:30", arch:epochs),
+# resumes), ARCHS (default "yolo12:40 yolo11:30 yolov8:20", arch:epochs),
 # THREADS (torch CPU threads per run, default 4).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-runs/demo}
 qbench=${QBENCH:-build/qbench}
-archs=${ARCHS:-"yolo12:40 yolo11:30 yolov8:30"}
+archs=${ARCHS:-"yolo12:40 yolo11:30 yolov8:20"}
 limit=${TIME_LIMIT:-0}
 threads=${THREADS:-4}
 data=$out/data
