@@ -1,11 +1,8 @@
-/* Datasets: image lists from data.yaml, folders, list files and videos, with YOLO
- * labels read and checked as Ultralytics does (core/dataset.h). */
+/* Datasets: image lists from folders, list files, single images and videos, made
+ * into sorted items with their labels; the public API (core/dataset.h). The
+ * data.yaml is read in dataset_yaml.c, label files in dataset_labels.c. */
 #define _XOPEN_SOURCE 700 /* realpath */
-#include "dataset.h"
-
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,19 +11,17 @@
 #include <sys/stat.h>
 
 #include <dirent.h>
-#include <yaml.h>
 
-#include "arena.h"
+#include "dataset_internal.h"
 
 #define WALK_DEPTH_MAX 64
-#define LOOKED_MAX 900 /* characters of "paths looked at" kept for the empty-dataset error */
 
 const char *const qb_dataset_image_exts[] = {"bmp", "dng", "jpeg", "jpg", "mpo", "png",
                                              "tif", "tiff", "webp", "pfm", "heic", NULL};
 const char *const qb_dataset_video_exts[] = {"asf", "avi",  "gif", "m4v", "mkv", "mov", "mp4",
                                              "mpeg", "mpg", "ts", "wmv", "webm", NULL};
 
-struct item {
+struct qb_ds_item {
     const char *path; /* in the arena */
     long frame;       /* -1: image file */
     size_t lab_off;
@@ -39,29 +34,15 @@ struct entry {
     bool listed; /* from a list file: existence not yet known */
 };
 
-struct qb_dataset {
-    struct qb_arena *arena;
-    struct item *items;
-    size_t n_items, cap_items;
-    struct qb_label *labels;
-    size_t n_labels, cap_labels;
-    const char **names;
-    int nc;
-    int max_class;
-    bool from_yaml;
-    struct qb_dataset_stats stats;
-};
-
-/* paths found while opening */
-struct listing {
+struct qb_ds_listing {
     struct entry *v;
     size_t n, cap;
-    char looked[LOOKED_MAX]; /* where we looked, for the empty-dataset error */
+    char looked[QB_DS_LOOKED_MAX]; /* where we looked, for the empty-dataset error */
 };
 
 /* ---- small helpers ---- */
 
-static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+bool qb_ds_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return true;
@@ -99,7 +80,7 @@ static bool is_yaml(const char *path)
 }
 
 /* dir + "/" + rel ("./" prefixes of rel dropped); rel when absolute */
-static char *join(struct qb_arena *a, const char *dir, const char *rel)
+char *qb_ds_join(struct qb_arena *a, const char *dir, const char *rel)
 {
     if (rel[0] == '/')
         return qb_arena_strdup(a, rel);
@@ -151,7 +132,7 @@ static char *normalize(char *path)
 }
 
 /* folder of a file path ("." when it has none) */
-static char *dir_of(struct qb_arena *a, const char *path)
+char *qb_ds_dir_of(struct qb_arena *a, const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (!slash)
@@ -160,7 +141,7 @@ static char *dir_of(struct qb_arena *a, const char *path)
 }
 
 /* realpath() into the arena; NULL with errno set when the path does not exist */
-static char *real(struct qb_arena *a, const char *path)
+char *qb_ds_real(struct qb_arena *a, const char *path)
 {
     char *r = realpath(path, NULL), *s;
     if (!r)
@@ -172,7 +153,7 @@ static char *real(struct qb_arena *a, const char *path)
     return s;
 }
 
-static void note_looked(struct listing *l, const char *path)
+void qb_ds_note_looked(struct qb_ds_listing *l, const char *path)
 {
     size_t n = strlen(l->looked);
     if (n + 8 >= sizeof(l->looked))
@@ -180,9 +161,9 @@ static void note_looked(struct listing *l, const char *path)
     snprintf(l->looked + n, sizeof(l->looked) - n, "%s%s", n ? ", " : "", path);
 }
 
-static enum qb_status add_entry(struct listing *l, const char *path, bool listed, struct qb_error *err)
+static enum qb_status add_entry(struct qb_ds_listing *l, const char *path, bool listed, struct qb_error *err)
 {
-    if (!path || !grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
+    if (!path || !qb_ds_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v)))
         return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
     l->v[l->n++] = (struct entry){.path = path, .listed = listed};
     return QB_OK;
@@ -196,7 +177,7 @@ struct walk_dir {
 };
 
 /* every file below dir with one of exts; symbolic links followed, loops cut */
-static enum qb_status walk(struct qb_arena *a, struct listing *l, const char *dir, const char *const *exts,
+static enum qb_status walk(struct qb_arena *a, struct qb_ds_listing *l, const char *dir, const char *const *exts,
                            struct walk_dir *up, int depth, struct qb_error *err)
 {
     enum qb_status st = QB_OK;
@@ -215,7 +196,7 @@ static enum qb_status walk(struct qb_arena *a, struct listing *l, const char *di
     for (struct dirent *e; (e = readdir(d));) {
         if (e->d_name[0] == '.') /* glob skips hidden names, and . and .. */
             continue;
-        char *p = join(a, dir, e->d_name);
+        char *p = qb_ds_join(a, dir, e->d_name);
         if (!p) {
             st = qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
             goto out;
@@ -239,7 +220,7 @@ out:
     return st;
 }
 
-static enum qb_status read_file(const char *path, char **buf, size_t *len, struct qb_error *err)
+enum qb_status qb_ds_read_file(const char *path, char **buf, size_t *len, struct qb_error *err)
 {
     enum qb_status st = QB_OK;
     FILE *f = fopen(path, "rb");
@@ -275,15 +256,15 @@ out:
 }
 
 /* a list file: one path per line, relative ones against the list's folder */
-static enum qb_status read_list(struct qb_arena *a, struct listing *l, const char *list, struct qb_error *err)
+static enum qb_status read_list(struct qb_arena *a, struct qb_ds_listing *l, const char *list, struct qb_error *err)
 {
     enum qb_status st;
-    char *buf = NULL, *dir = dir_of(a, list), *save = NULL;
+    char *buf = NULL, *dir = qb_ds_dir_of(a, list), *save = NULL;
     size_t len;
 
     if (!dir)
         return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    if ((st = read_file(list, &buf, &len, err)) != QB_OK)
+    if ((st = qb_ds_read_file(list, &buf, &len, err)) != QB_OK)
         return st;
     if (memchr(buf, '\0', len)) {
         st = qb_errorf(err, QB_ERR_PARSE, "%s: a binary file, not a list of image paths (nor an image with a known "
@@ -298,7 +279,7 @@ static enum qb_status read_list(struct qb_arena *a, struct listing *l, const cha
             line++;
         if (!*line || !has_ext(line, qb_dataset_image_exts))
             continue;
-        if ((st = add_entry(l, normalize(join(a, dir, line)), true, err)) != QB_OK)
+        if ((st = add_entry(l, normalize(qb_ds_join(a, dir, line)), true, err)) != QB_OK)
             goto out;
     }
 out:
@@ -307,12 +288,13 @@ out:
 }
 
 /* one source: a folder, an image, or a list file (path absolute, existing) */
-static enum qb_status list_source(struct qb_arena *a, struct listing *l, const char *path, struct qb_error *err)
+enum qb_status qb_ds_list_source(struct qb_arena *a, struct qb_ds_listing *l, const char *path,
+                                 struct qb_error *err)
 {
     struct stat sb;
     struct walk_dir up[WALK_DEPTH_MAX];
 
-    note_looked(l, path);
+    qb_ds_note_looked(l, path);
     if (stat(path, &sb) != 0)
         return qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
@@ -320,455 +302,6 @@ static enum qb_status list_source(struct qb_arena *a, struct listing *l, const c
     if (has_ext(path, qb_dataset_image_exts))
         return add_entry(l, qb_arena_strdup(a, path), false, err);
     return read_list(a, l, path, err);
-}
-
-/* ---- data.yaml ---- */
-
-struct yaml_src {
-    const char *file;
-    yaml_document_t doc;
-};
-
-static yaml_node_t *ynode(struct yaml_src *y, int id)
-{
-    return yaml_document_get_node(&y->doc, id);
-}
-
-static const char *yscalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static bool ynull(const yaml_node_t *n)
-{
-    const char *s = yscalar(n);
-    return !n || (s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                  (!*s || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0));
-}
-
-/* the value of key in a mapping (the last one, as PyYAML keeps) */
-static yaml_node_t *yget(struct yaml_src *y, yaml_node_t *map, const char *key)
-{
-    yaml_node_t *v = NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        const char *k = yscalar(ynode(y, p->key));
-        if (k && strcmp(k, key) == 0)
-            v = ynode(y, p->value);
-    }
-    return v;
-}
-
-static int yline(const yaml_node_t *n)
-{
-    return (int)n->start_mark.line + 1;
-}
-
-static bool parse_long(const char *s, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    return s[0] && !*end && errno == 0;
-}
-
-static enum qb_status yaml_names(struct qb_dataset *ds, struct yaml_src *y, yaml_node_t *root,
-                                 struct qb_error *err)
-{
-    yaml_node_t *names = yget(y, root, "names"), *ncn = yget(y, root, "nc");
-    long nc = 0;
-    int n = 0;
-
-    if (!ynull(ncn) && (!yscalar(ncn) || !parse_long(yscalar(ncn), &nc) || nc < 1 || nc > INT_MAX / 2))
-        return qb_errorf(err, QB_ERR_PARSE, "%s:%d: nc must be a positive integer", y->file, yline(ncn));
-    if (ynull(names)) {
-        ds->nc = (int)nc;
-        return QB_OK;
-    }
-    if (names->type == YAML_SEQUENCE_NODE)
-        n = (int)(names->data.sequence.items.top - names->data.sequence.items.start);
-    else if (names->type == YAML_MAPPING_NODE)
-        n = (int)(names->data.mapping.pairs.top - names->data.mapping.pairs.start);
-    else
-        return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names must be a list or a map {0: name, ...}", y->file,
-                         yline(names));
-    if (n < 1)
-        return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names is empty", y->file, yline(names));
-    if (nc && nc != n)
-        return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names has %d entries but nc is %ld", y->file, yline(names), n,
-                         nc);
-    if (!(ds->names = qb_arena_calloc(ds->arena, (size_t)n, sizeof(*ds->names))))
-        return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    for (int i = 0; i < n; i++) {
-        yaml_node_t *kn = NULL, *vn;
-        long k = i;
-        if (names->type == YAML_SEQUENCE_NODE) {
-            vn = ynode(y, names->data.sequence.items.start[i]);
-        } else {
-            kn = ynode(y, names->data.mapping.pairs.start[i].key);
-            vn = ynode(y, names->data.mapping.pairs.start[i].value);
-            if (!yscalar(kn) || !parse_long(yscalar(kn), &k) || k < 0 || k >= n)
-                return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names: key '%s' is not a class index 0-%d", y->file,
-                                 yline(kn), yscalar(kn) ? yscalar(kn) : "?", n - 1);
-            if (ds->names[k])
-                return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names: class %ld given twice", y->file, yline(kn), k);
-        }
-        if (!yscalar(vn))
-            return qb_errorf(err, QB_ERR_PARSE, "%s:%d: names: class %ld is not a plain name", y->file, yline(vn),
-                             k);
-        if (!(ds->names[k] = qb_arena_strdup(ds->arena, yscalar(vn))))
-            return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    }
-    ds->nc = n;
-    return QB_OK;
-}
-
-/* one split entry against the root, as Ultralytics' check_det_dataset resolves it */
-static enum qb_status yaml_entry(struct qb_arena *a, struct listing *l, struct yaml_src *y, const char *root,
-                                 const char *split, yaml_node_t *n, struct qb_error *err)
-{
-    const char *s = yscalar(n);
-    char *p, *r;
-
-    if (!s || !*s)
-        return qb_errorf(err, QB_ERR_PARSE, "%s:%d: %s: expected a path or a list of paths", y->file, yline(n),
-                         split);
-    if (!(p = join(a, root, s)))
-        return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    r = real(a, p);
-    if (!r && errno == ENOENT && strncmp(s, "../", 3) == 0) {
-        char *q = join(a, root, s + 3);
-        r = q ? real(a, q) : NULL;
-    }
-    if (!r) {
-        note_looked(l, p);
-        return qb_errorf(err, errno == ENOMEM ? QB_ERR_NOMEM : QB_ERR_IO, "%s:%d: %s: %s: %s", y->file, yline(n),
-                         split, p, strerror(errno));
-    }
-    return list_source(a, l, r, err);
-}
-
-static enum qb_status open_yaml(struct qb_dataset *ds, struct listing *l, const char *file, const char *split,
-                                struct qb_error *err)
-{
-    enum qb_status st = QB_OK;
-    struct yaml_src y = {.file = file};
-    yaml_parser_t parser;
-    bool parser_ok = false, doc_ok = false;
-    char *buf = NULL;
-    size_t len;
-    const char *root;
-
-    if ((st = read_file(file, &buf, &len, err)) != QB_OK)
-        return st;
-    if (!(parser_ok = yaml_parser_initialize(&parser))) {
-        st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", file);
-        goto out;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-    if (!(doc_ok = yaml_parser_load(&parser, &y.doc))) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s:%lu:%lu: bad YAML: %s%s%s", file,
-                       (unsigned long)parser.problem_mark.line + 1, (unsigned long)parser.problem_mark.column + 1,
-                       parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                       parser.context ? parser.context : "");
-        goto out;
-    }
-    yaml_node_t *top = yaml_document_get_root_node(&y.doc);
-    if (!top || top->type != YAML_MAPPING_NODE) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s: not a dataset description (expected a mapping with path, %s, names)",
-                       file, split);
-        goto out;
-    }
-    if ((st = yaml_names(ds, &y, top, err)) != QB_OK)
-        goto out;
-
-    /* root: `path:` against the yaml's folder (Ultralytics: the working directory
-     * if it exists there, else its datasets dir); none: the yaml's folder */
-    yaml_node_t *pn = yget(&y, top, "path");
-    const char *ydir = dir_of(ds->arena, file);
-    root = ynull(pn) ? ydir : (yscalar(pn) && ydir ? join(ds->arena, ydir, yscalar(pn)) : NULL);
-    if (!root) {
-        st = pn && !yscalar(pn) ? qb_errorf(err, QB_ERR_PARSE, "%s:%d: path must be a folder name", file, yline(pn))
-                                : qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-        goto out;
-    }
-
-    yaml_node_t *sn = yget(&y, top, split);
-    const bool named = sn != NULL;
-    if (!sn && strcmp(split, "val") == 0)
-        sn = yget(&y, top, "validation");
-    if (ynull(sn)) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s: no '%s' split (the file %s it)", file, split,
-                       named ? "leaves empty" : "does not name");
-        goto out;
-    }
-    if (sn->type == YAML_SEQUENCE_NODE) {
-        for (yaml_node_item_t *it = sn->data.sequence.items.start; it < sn->data.sequence.items.top; it++)
-            if ((st = yaml_entry(ds->arena, l, &y, root, split, ynode(&y, *it), err)) != QB_OK)
-                goto out;
-    } else if ((st = yaml_entry(ds->arena, l, &y, root, split, sn, err)) != QB_OK) {
-        goto out;
-    }
-out:
-    if (doc_ok)
-        yaml_document_delete(&y.doc);
-    if (parser_ok)
-        yaml_parser_delete(&parser);
-    free(buf);
-    return st;
-}
-
-/* ---- labels ---- */
-
-/* one label row: class, then cx cy w h, as float32 as numpy holds them */
-struct row {
-    float v[5];
-};
-
-struct line {
-    char *s;
-    int no;
-};
-
-enum lab_state { LAB_OK, LAB_MISSING, LAB_CORRUPT };
-
-/* image path -> label path: last "/images/" -> "/labels/", extension -> ".txt" */
-static char *label_path(const char *img)
-{
-    const char *hit = NULL;
-    for (const char *p = strstr(img, "/images/"); p; p = strstr(p + 1, "/images/"))
-        hit = p;
-    const char *dot = strrchr(img, '.');
-    size_t stem = dot ? (size_t)(dot - img) : strlen(img);
-    char *s = malloc(stem + 8);
-    if (!s)
-        return NULL;
-    memcpy(s, img, stem);
-    memcpy(s + stem, ".txt", 5);
-    if (hit && (size_t)(hit - img) + 8 <= stem)
-        memcpy(s + (hit - img), "/labels/", 8);
-    return s;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-    const struct row *x = a, *y = b;
-    for (int i = 0; i < 5; i++)
-        if (x->v[i] != y->v[i])
-            return x->v[i] < y->v[i] ? -1 : 1;
-    return 0;
-}
-
-static int count_fields(const char *s)
-{
-    int n = 0;
-    for (;;) {
-        s += strspn(s, " \t\v\f");
-        if (!*s)
-            return n;
-        n++;
-        s += strcspn(s, " \t\v\f");
-    }
-}
-
-/* the next whitespace-separated field as a finite number */
-static bool next_number(char **s, float *v, char *bad, size_t bad_len)
-{
-    char *tok = *s + strspn(*s, " \t\v\f"), *end;
-    size_t len = strcspn(tok, " \t\v\f");
-    char save = tok[len];
-    tok[len] = '\0';
-    double d = strtod(tok, &end);
-    bool ok = end != tok && !*end && isfinite(d) && isfinite((float)d);
-    if (!ok)
-        snprintf(bad, bad_len, "'%s' is not a finite number", tok);
-    tok[len] = save;
-    *v = (float)d;
-    *s = tok + len;
-    return ok;
-}
-
-/* Parses one row; returns false with the reason in why. */
-static bool parse_row(char *s, bool segments, int nc, struct row *r, char *why, size_t why_len)
-{
-    int nf = count_fields(s);
-    float v;
-
-    if (!segments && nf != 5) {
-        snprintf(why, why_len, "%d fields; a label row is 'class cx cy w h'", nf);
-        return false;
-    }
-    if (!next_number(&s, &r->v[0], why, why_len))
-        return false;
-    if (segments) {
-        /* polygon -> its box (ultralytics segments2boxes), in float32 */
-        float x1 = INFINITY, y1 = INFINITY, x2 = -INFINITY, y2 = -INFINITY;
-        if (nf < 3 || (nf - 1) % 2) {
-            snprintf(why, why_len, "a polygon needs x y pairs, got %d coordinates", nf - 1);
-            return false;
-        }
-        for (int i = 1; i < nf; i++) {
-            if (!next_number(&s, &v, why, why_len))
-                return false;
-            if (i % 2) {
-                x1 = fminf(x1, v);
-                x2 = fmaxf(x2, v);
-            } else {
-                y1 = fminf(y1, v);
-                y2 = fmaxf(y2, v);
-            }
-        }
-        r->v[1] = (x1 + x2) / 2;
-        r->v[2] = (y1 + y2) / 2;
-        r->v[3] = x2 - x1;
-        r->v[4] = y2 - y1;
-    } else {
-        for (int i = 1; i < 5; i++)
-            if (!next_number(&s, &r->v[i], why, why_len))
-                return false;
-    }
-    for (int i = 1; i < 5; i++) {
-        /* Ultralytics' 1% tolerance, compared in float32 as numpy does */
-        if (r->v[i] > 1.01f || r->v[i] < -0.01f) {
-            snprintf(why, why_len, "%s %g outside -0.01..1.01 (not normalised?)",
-                     (const char *[]){"", "cx", "cy", "w", "h"}[i], (double)r->v[i]);
-            return false;
-        }
-    }
-    if (r->v[0] < 0 || r->v[0] != floorf(r->v[0]) || r->v[0] >= (float)(INT_MAX / 2)) {
-        snprintf(why, why_len, "class %g is not a non-negative integer", (double)r->v[0]);
-        return false;
-    }
-    if (nc > 0 && r->v[0] >= (float)nc) {
-        snprintf(why, why_len, "class %d but the dataset has %d classes (0-%d)", (int)r->v[0], nc, nc - 1);
-        return false;
-    }
-    return true;
-}
-
-/* Splits buf into its non-blank lines (NUL-terminated in place), numbered from 1. */
-static enum qb_status split_lines(char *buf, struct line **out, size_t *n_out, struct qb_error *err)
-{
-    struct line *v = NULL;
-    size_t n = 0, cap = 0;
-    int no = 1;
-
-    for (char *p = buf; *p;) {
-        char *e = p + strcspn(p, "\r\n");
-        char brk = *e;
-        *e = '\0';
-        if (p[strspn(p, " \t\v\f")]) {
-            if (!grow((void **)&v, &cap, n + 1, sizeof(*v))) {
-                free(v);
-                return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-            }
-            v[n++] = (struct line){.s = p, .no = no};
-        }
-        if (!brk)
-            break;
-        p = e + 1;
-        if (brk == '\r' && *p == '\n')
-            p++;
-        no++;
-    }
-    *out = v;
-    *n_out = n;
-    return QB_OK;
-}
-
-/* Reads, checks and appends the labels of image img. *state says what was found. */
-static enum qb_status read_labels(struct qb_dataset *ds, const char *img, enum lab_state *state, int *n_out,
-                                  struct qb_error *err)
-{
-    enum qb_status st = QB_OK;
-    char *lp = label_path(img), *buf = NULL, why[256];
-    struct line *lines = NULL;
-    struct row *rows = NULL;
-    size_t n_lines = 0, len, n = 0;
-    struct stat sb;
-    bool segments = false;
-    struct qb_error ferr;
-
-    *state = LAB_OK;
-    *n_out = 0;
-    if (!lp)
-        return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    if (stat(lp, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        *state = LAB_MISSING;
-        goto out;
-    }
-    if ((st = read_file(lp, &buf, &len, &ferr)) != QB_OK) {
-        if (st == QB_ERR_NOMEM) {
-            *err = ferr;
-            goto out;
-        }
-        st = QB_OK;
-        qb_log(QB_LOG_WARN, "%s; skipping image %s", ferr.msg, img);
-        *state = LAB_CORRUPT;
-        goto out;
-    }
-    if (memchr(buf, '\0', len)) {
-        qb_log(QB_LOG_WARN, "%s: binary data, not a label file; skipping image %s", lp, img);
-        *state = LAB_CORRUPT;
-        goto out;
-    }
-    if ((st = split_lines(buf, &lines, &n_lines, err)) != QB_OK)
-        goto out;
-    for (size_t i = 0; i < n_lines; i++)
-        segments |= count_fields(lines[i].s) > 6;
-    if (n_lines && !(rows = malloc(n_lines * sizeof(*rows)))) {
-        st = qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n_lines; i++) {
-        if (!parse_row(lines[i].s, segments, ds->nc, &rows[i], why, sizeof(why))) {
-            qb_log(QB_LOG_WARN, "%s:%d: %s; skipping image %s", lp, lines[i].no, why, img);
-            *state = LAB_CORRUPT;
-            goto out;
-        }
-    }
-    /* exact repeats dropped; numpy's unique() then leaves the rows sorted */
-    n = n_lines;
-    if (n > 1) {
-        struct row *sorted = malloc(n * sizeof(*sorted));
-        size_t k = 0;
-        if (!sorted) {
-            st = qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-            goto out;
-        }
-        memcpy(sorted, rows, n * sizeof(*rows));
-        qsort(sorted, n, sizeof(*sorted), row_cmp);
-        for (size_t i = 0; i < n; i++)
-            if (k == 0 || row_cmp(&sorted[k - 1], &sorted[i]) != 0)
-                sorted[k++] = sorted[i];
-        if (k < n) {
-            qb_log(QB_LOG_WARN, "%s: %zu duplicate labels removed", lp, n - k);
-            ds->stats.duplicate_labels += n - k;
-            free(rows);
-            rows = sorted;
-            n = k;
-        } else {
-            free(sorted);
-        }
-    }
-    if (!grow((void **)&ds->labels, &ds->cap_labels, ds->n_labels + n, sizeof(*ds->labels))) {
-        st = qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct row *r = &rows[i];
-        const int cls = (int)r->v[0];
-        ds->labels[ds->n_labels++] = (struct qb_label){.cls = cls, .cx = r->v[1], .cy = r->v[2], .w = r->v[3],
-                                                       .h = r->v[4]};
-        if (cls > ds->max_class)
-            ds->max_class = cls;
-    }
-    *n_out = (int)n;
-out:
-    free(rows);
-    free(lines);
-    free(buf);
-    free(lp);
-    return st;
 }
 
 /* ---- building the dataset ---- */
@@ -781,14 +314,14 @@ static int entry_cmp(const void *a, const void *b)
 static enum qb_status add_item(struct qb_dataset *ds, const char *path, long frame, size_t lab_off, int n_lab,
                                struct qb_error *err)
 {
-    if (!grow((void **)&ds->items, &ds->cap_items, ds->n_items + 1, sizeof(*ds->items)))
+    if (!qb_ds_grow((void **)&ds->items, &ds->cap_items, ds->n_items + 1, sizeof(*ds->items)))
         return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    ds->items[ds->n_items++] = (struct item){.path = path, .frame = frame, .lab_off = lab_off, .n_lab = n_lab};
+    ds->items[ds->n_items++] = (struct qb_ds_item){.path = path, .frame = frame, .lab_off = lab_off, .n_lab = n_lab};
     return QB_OK;
 }
 
 /* sorted, de-duplicated entries -> items with labels */
-static enum qb_status build(struct qb_dataset *ds, struct listing *l, struct qb_error *err)
+static enum qb_status build(struct qb_dataset *ds, struct qb_ds_listing *l, struct qb_error *err)
 {
     enum qb_status st = QB_OK;
     size_t k = 0;
@@ -808,7 +341,7 @@ static enum qb_status build(struct qb_dataset *ds, struct listing *l, struct qb_
     for (size_t i = 0; i < k; i++) {
         const char *img = l->v[i].path;
         struct stat sb;
-        enum lab_state ls;
+        enum qb_ds_lab_state ls;
         size_t off = ds->n_labels;
         int n;
 
@@ -820,15 +353,15 @@ static enum qb_status build(struct qb_dataset *ds, struct listing *l, struct qb_
                 continue;
             }
         }
-        if ((st = read_labels(ds, img, &ls, &n, err)) != QB_OK)
+        if ((st = qb_ds_read_labels(ds, img, &ls, &n, err)) != QB_OK)
             return st;
-        if (ls == LAB_CORRUPT) {
+        if (ls == QB_DS_LAB_CORRUPT) {
             ds->stats.corrupt++;
             continue;
         }
-        ds->stats.labels_found += ls == LAB_OK;
-        ds->stats.labels_missing += ls == LAB_MISSING;
-        ds->stats.labels_empty += ls == LAB_OK && n == 0;
+        ds->stats.labels_found += ls == QB_DS_LAB_OK;
+        ds->stats.labels_missing += ls == QB_DS_LAB_MISSING;
+        ds->stats.labels_empty += ls == QB_DS_LAB_OK && n == 0;
         ds->stats.instances += (size_t)n;
         ds->stats.images++;
         if ((st = add_item(ds, img, -1, off, n, err)) != QB_OK)
@@ -854,7 +387,7 @@ enum qb_status qb_dataset_open(const char *spec, const char *split, struct qb_da
 {
     enum qb_status st;
     struct qb_dataset *ds = NULL;
-    struct listing l = {0};
+    struct qb_ds_listing l = {0};
     struct stat sb;
     char *abs;
 
@@ -865,15 +398,15 @@ enum qb_status qb_dataset_open(const char *spec, const char *split, struct qb_da
         split = "val";
     if ((st = qb_dataset_new(&ds, err)) != QB_OK)
         return st;
-    if (!(abs = real(ds->arena, spec)) || stat(abs, &sb) != 0) {
+    if (!(abs = qb_ds_real(ds->arena, spec)) || stat(abs, &sb) != 0) {
         st = qb_errorf(err, errno == ENOMEM ? QB_ERR_NOMEM : QB_ERR_IO, "%s: %s", spec, strerror(errno));
         goto out;
     }
     if (!S_ISDIR(sb.st_mode) && is_yaml(abs)) {
         ds->from_yaml = true;
-        st = open_yaml(ds, &l, abs, split, err);
+        st = qb_ds_open_yaml(ds, &l, abs, split, err);
     } else {
-        st = list_source(ds->arena, &l, abs, err);
+        st = qb_ds_list_source(ds->arena, &l, abs, err);
     }
     if (st != QB_OK || (st = build(ds, &l, err)) != QB_OK)
         goto out;
@@ -896,7 +429,7 @@ enum qb_status qb_dataset_add_videos(struct qb_dataset *ds, const char *path, lo
                                      struct qb_error *err)
 {
     enum qb_status st = QB_OK;
-    struct listing l = {0};
+    struct qb_ds_listing l = {0};
     struct walk_dir up[WALK_DEPTH_MAX];
     struct stat sb;
     struct qb_video *v = NULL;
@@ -905,7 +438,7 @@ enum qb_status qb_dataset_add_videos(struct qb_dataset *ds, const char *path, lo
 
     if (every < 1 || max < 0)
         return qb_errorf(err, QB_ERR_USAGE, "%s: video sampling needs every >= 1 and max >= 0 (0: no limit)", path);
-    if (!(abs = real(ds->arena, path)) || stat(abs, &sb) != 0)
+    if (!(abs = qb_ds_real(ds->arena, path)) || stat(abs, &sb) != 0)
         return qb_errorf(err, errno == ENOMEM ? QB_ERR_NOMEM : QB_ERR_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         st = walk(ds->arena, &l, abs, qb_dataset_video_exts, up, 0, err);
@@ -1033,7 +566,7 @@ enum qb_status qb_dataset_load(const struct qb_dataset *ds, size_t i, struct qb_
                                enum qb_letterbox_mode mode, unsigned char *rgb, struct qb_letterbox *lb,
                                struct qb_error *err)
 {
-    const struct item *it = &ds->items[i];
+    const struct qb_ds_item *it = &ds->items[i];
     enum qb_status st;
 
     if (it->frame < 0)

@@ -1,3 +1,6 @@
 # Tests that are scripts rather than C executables.
 add_test(NAME cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_test.sh)
 set_tests_properties(cli PROPERTIES ENVIRONMENT "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
+add_test(NAME eval COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/eval_test.sh)
+set_tests_properties(eval PROPERTIES TIMEOUT 600 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")

@@ -95,7 +95,7 @@ static enum qb_status apply_shape(struct qb_graph *g, const char *spec, struct q
     return qb_graph_set_input_shape(g, name, n, shape, err);
 }
 
-static const char *meta(const struct qb_graph *g, const char *key)
+const char *qb_cli_meta(const struct qb_graph *g, const char *key)
 {
     for (int i = 0; i < g->n_meta; i++)
         if (strcmp(g->meta[i].key, key) == 0)
@@ -108,7 +108,7 @@ static const char *meta(const struct qb_graph *g, const char *key)
  * which is what the user means unless --shape says otherwise. */
 static enum qb_status shape_from_metadata(struct qb_graph *g, struct qb_error *err)
 {
-    const char *imgsz = meta(g, "imgsz"), *batch = meta(g, "batch");
+    const char *imgsz = qb_cli_meta(g, "imgsz"), *batch = qb_cli_meta(g, "batch");
     struct qb_value *v;
     long long h = 0, w = 0, b = 1;
     int64_t shape[4];
@@ -154,4 +154,70 @@ struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o
         return NULL;
     }
     return g;
+}
+
+/* One Python string literal ('...' or "..." with backslash escapes) at *p. */
+static char *py_string(const char **p)
+{
+    const char *s = *p;
+    char q = *s, *out, *o;
+    if (q != '\'' && q != '"')
+        return NULL;
+    if (!(out = o = malloc(strlen(s) + 1)))
+        return NULL;
+    for (s++; *s && *s != q; s++)
+        *o++ = (*s == '\\' && s[1]) ? *++s : *s;
+    if (*s != q) {
+        free(out);
+        return NULL;
+    }
+    *o = '\0';
+    *p = s + 1;
+    return out;
+}
+
+void qb_cli_free_names(char **names, int n)
+{
+    for (int i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Ultralytics writes names as a Python dict: {0: 'person', 1: 'bicycle', ...}. */
+int qb_cli_model_names(const struct qb_graph *g, char ***out)
+{
+    const char *p = qb_cli_meta(g, "names");
+    char **names = NULL;
+    int n = 0;
+
+    *out = NULL;
+    if (!p || *(p += strspn(p, " ")) != '{')
+        return 0;
+    for (p++;;) {
+        char *end, *name, **grown;
+        long k;
+        p += strspn(p, " ,\n");
+        if (*p == '}')
+            break;
+        k = strtol(p, &end, 10);
+        if (end == p || k != n)
+            goto bad;
+        p = end + strspn(end, " ");
+        if (*p++ != ':')
+            goto bad;
+        p += strspn(p, " ");
+        if (!(name = py_string(&p)))
+            goto bad;
+        if (!(grown = realloc(names, (size_t)(n + 1) * sizeof(*names)))) {
+            free(name);
+            goto bad;
+        }
+        names = grown;
+        names[n++] = name;
+    }
+    *out = names;
+    return n;
+bad:
+    qb_cli_free_names(names, n);
+    return 0;
 }

@@ -29,6 +29,15 @@ int qb_cli_model_opt(int argc, char **argv, int *i, struct qb_cli_model_opts *o)
  * with *st set. */
 struct qb_graph *qb_cli_load(const char *path, const struct qb_cli_model_opts *o, enum qb_status *st);
 
+/* A metadata_props value of the model, or NULL. */
+const char *qb_cli_meta(const struct qb_graph *g, const char *key);
+
+/* Class names from Ultralytics metadata ("names": {0: 'a', 1: 'b'}): returns their
+ * count and a malloc'd array in *names (free with qb_cli_free_names), or 0 and NULL
+ * when the model has none or they do not parse. */
+int qb_cli_model_names(const struct qb_graph *g, char ***names);
+void qb_cli_free_names(char **names, int n);
+
 /* Monotonic seconds. */
 double qb_cli_now(void);
 
@@ -36,5 +45,6 @@ int qb_cmd_info(int argc, char **argv);
 int qb_cmd_run(int argc, char **argv);
 int qb_cmd_bench(int argc, char **argv);
 int qb_cmd_demo_data(int argc, char **argv);
+int qb_cmd_eval(int argc, char **argv);
 
 #endif

@@ -20,8 +20,11 @@
 #include "core/threadpool.h"
 
 
-#define USAGE                                                                                                     \
-    "usage: qbench demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--threads T]\n"
+#define USAGE                                                                                                    \
+    "usage: qbench demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw]\n"               \
+    "                        [--image-format jpg|png] [--splits train,val,calib] [--threads T]\n"
+
+#define ALL_SPLITS ((1u << QB_SYNTH_SPLIT_COUNT) - 1)
 
 struct label {
     int8_t cls;
@@ -31,9 +34,13 @@ struct label {
 struct job {
     const struct qb_synth *synth;
     const char *out;
+    const char *ext;              /* images: "jpg" or "png" */
     int raw, w, h;
-    int64_t count;
+    unsigned splits;              /* bit s: split s is rendered and written */
+    int64_t count;                /* scenes of the whole run, rendered or not */
     int64_t *index;               /* scene -> index within its split */
+    int64_t *todo;                /* the scenes to render: those of the listed splits */
+    int64_t n_todo;
     int fd[QB_SYNTH_SPLIT_COUNT]; /* raw: one file per split */
     struct label **labels;        /* raw: per scene, left boxes then right boxes */
     int *n_labels;                /* raw: per scene, [2] counts */
@@ -99,8 +106,8 @@ static enum qb_status write_scene_files(struct job *j, int64_t scene, struct qb_
                                  strerror(errno));
             continue;
         }
-        snprintf(path, sizeof(path), "%s/images/%s/s%06" PRId64 "_%c.jpg", j->out, qb_synth_split_name(sp), scene,
-                 k ? 'r' : 'l');
+        snprintf(path, sizeof(path), "%s/images/%s/s%06" PRId64 "_%c.%s", j->out, qb_synth_split_name(sp), scene,
+                 k ? 'r' : 'l', j->ext);
         if ((st = qb_image_write_rgb(path, v[k].rgb, j->w, j->h, quality, err)) != QB_OK)
             break;
         if (sp == QB_SYNTH_CALIB)
@@ -129,6 +136,7 @@ static enum qb_status write_scene_files(struct job *j, int64_t scene, struct qb_
 static void render_one(void *ctx, int item)
 {
     struct job *j = ctx;
+    const int64_t scene = j->todo[item];
     struct qb_synth_view *v = NULL;
     struct qb_synth_info info;
     struct qb_error err = {0};
@@ -141,15 +149,15 @@ static void render_one(void *ctx, int item)
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((st = qb_synth_render(j->synth, item, v, &info, &err)) != QB_OK)
+    if ((st = qb_synth_render(j->synth, scene, v, &info, &err)) != QB_OK)
         goto out;
-    if ((st = write_scene_files(j, item, v, info.jpeg_quality, &err)) != QB_OK)
+    if ((st = write_scene_files(j, scene, v, info.jpeg_quality, &err)) != QB_OK)
         goto out;
     {
         const long long done = atomic_fetch_add(&j->done, 1) + 1;
-        const long long step = j->count >= 100 ? j->count / 10 : j->count;
+        const long long step = j->n_todo >= 100 ? j->n_todo / 10 : j->n_todo;
         if (done % step == 0)
-            fprintf(stderr, "demo-data: %lld/%" PRId64 " scenes, %.1f s\n", done, j->count, qb_cli_now() - j->t0);
+            fprintf(stderr, "demo-data: %lld/%" PRId64 " scenes, %.1f s\n", done, j->n_todo, qb_cli_now() - j->t0);
     }
 out:
     if (st != QB_OK)
@@ -170,15 +178,27 @@ static enum qb_status write_text(const char *path, const char *text, struct qb_e
     return ok ? QB_OK : qb_errorf(err, QB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
 }
 
+/* A split that was not written keeps its key with no value: Ultralytics'
+ * check_det_dataset refuses a data.yaml without train: or val:, even for `yolo val`,
+ * but resolves (and looks for) only the splits that have a value. */
 static enum qb_status write_yaml(const struct job *j, uint64_t seed, const char *cmdline, struct qb_error *err)
 {
     char path[4200], text[8192];
     int n = snprintf(text, sizeof(text),
                      "# Synthetic Formula Student cone scenes (stereo pairs: <scene>_l / <scene>_r)\n"
                      "# seed %" PRIu64 ", %" PRId64 " scenes, %dx%d; made by: %s\n"
-                     "path: .\ntrain: images/train\nval: images/val\ncalib: images/calib   # unlabelled\n"
-                     "names:\n",
+                     "path: .\n",
                      seed, j->count, j->w, j->h, cmdline);
+    for (int s = 0; s < QB_SYNTH_SPLIT_COUNT && n > 0 && (size_t)n < sizeof(text); s++) {
+        const char *name = qb_synth_split_name(s);
+        if (j->splits & (1u << s))
+            n += snprintf(text + n, sizeof(text) - (size_t)n, "%s: images/%s%s\n", name, name,
+                          s == QB_SYNTH_CALIB ? "   # unlabelled" : "");
+        else
+            n += snprintf(text + n, sizeof(text) - (size_t)n, "%s:   # not rendered (--splits)\n", name);
+    }
+    if (n > 0 && (size_t)n < sizeof(text))
+        n += snprintf(text + n, sizeof(text) - (size_t)n, "names:\n");
     for (int c = 0; c < QB_SYNTH_CLASS_COUNT && n > 0 && (size_t)n < sizeof(text); c++)
         n += snprintf(text + n, sizeof(text) - (size_t)n, "  %d: %s\n", c, qb_synth_class_name(c));
     snprintf(path, sizeof(path), "%s/data.yaml", j->out);
@@ -194,6 +214,8 @@ static enum qb_status write_raw_meta(const struct job *j, const int64_t *n_split
     cJSON *splits = cJSON_AddArrayToObject(root, "splits"), *names = cJSON_AddArrayToObject(root, "names");
     char *text = NULL;
     for (int s = 0; s < QB_SYNTH_SPLIT_COUNT; s++) {
+        if (!(j->splits & (1u << s)))
+            continue;
         cJSON_AddNumberToObject(count, qb_synth_split_name(s), (double)(2 * n_split[s]));
         cJSON_AddItemToArray(splits, cJSON_CreateString(qb_synth_split_name(s)));
     }
@@ -215,7 +237,7 @@ static enum qb_status write_raw_meta(const struct job *j, const int64_t *n_split
     if ((st = write_text(path, text, err)) != QB_OK)
         goto out;
     for (int s = 0; s < QB_SYNTH_SPLIT_COUNT && st == QB_OK; s++) {
-        if (s == QB_SYNTH_CALIB)
+        if (s == QB_SYNTH_CALIB || !(j->splits & (1u << s)))
             continue;
         snprintf(path, sizeof(path), "%s/%s.labels", j->out, qb_synth_split_name(s));
         FILE *f = fopen(path, "w");
@@ -251,19 +273,74 @@ static int parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *v)
     return 0;
 }
 
+/* "val,calib" -> the bits of those splits; -1 for an unknown or empty name */
+static int parse_splits(const char *s, unsigned *mask)
+{
+    *mask = 0;
+    for (;;) {
+        const size_t n = strcspn(s, ",");
+        int hit = -1;
+        for (int sp = 0; sp < QB_SYNTH_SPLIT_COUNT; sp++)
+            if (strlen(qb_synth_split_name(sp)) == n && strncmp(s, qb_synth_split_name(sp), n) == 0)
+                hit = sp;
+        if (hit < 0)
+            return -1;
+        *mask |= 1u << hit;
+        if (!s[n])
+            return 0;
+        s += n + 1;
+    }
+}
+
+/* "train 1600, val 200" for the splits written */
+static void split_summary(const struct job *j, const int64_t *n_split, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int s = 0; s < QB_SYNTH_SPLIT_COUNT && n < len; s++)
+        if (j->splits & (1u << s))
+            n += (size_t)snprintf(buf + n, len - n, "%s%s %" PRId64, n ? ", " : "", qb_synth_split_name(s),
+                                  2 * n_split[s]);
+}
+
+/* folders (images) or the tensor files (raw) of the splits written */
+static enum qb_status make_outputs(struct job *j, const int64_t *n_split, struct qb_error *err)
+{
+    enum qb_status st = make_dir(j->out, err);
+    char path[4200];
+    for (int s = 0; s < QB_SYNTH_SPLIT_COUNT && st == QB_OK; s++) {
+        if (!(j->splits & (1u << s)))
+            continue;
+        if (j->raw) {
+            snprintf(path, sizeof(path), "%s/%s.rgb", j->out, qb_synth_split_name(s));
+            j->fd[s] = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+            if (j->fd[s] < 0 || ftruncate(j->fd[s], (off_t)(2 * n_split[s]) * j->w * j->h * 3) != 0)
+                st = qb_errorf(err, QB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/images/%s", j->out, qb_synth_split_name(s));
+        if ((st = make_dir(path, err)) != QB_OK || s == QB_SYNTH_CALIB)
+            continue;
+        snprintf(path, sizeof(path), "%s/labels/%s", j->out, qb_synth_split_name(s));
+        st = make_dir(path, err);
+    }
+    return st;
+}
+
 int qb_cmd_demo_data(int argc, char **argv)
 {
-    const char *out = NULL, *format = "images";
+    const char *out = NULL, *format = "images", *image_format = NULL, *splits_arg = NULL;
     int64_t count = 1000, seed = 1, threads = 0;
     int w = QB_SYNTH_DEFAULT_W, h = QB_SYNTH_DEFAULT_H;
+    unsigned splits = ALL_SPLITS;
     struct qb_error err = {0};
     enum qb_status st = QB_OK;
     struct qb_synth *synth = NULL;
     struct qb_pool *pool = NULL;
     struct job j = {0};
     int64_t n_split[QB_SYNTH_SPLIT_COUNT] = {0};
-    char cmdline[1024] = "qbench";
-    int rc;
+    char cmdline[1024] = "qbench", summary[256];
+    int rc, n;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -284,6 +361,12 @@ int qb_cmd_demo_data(int argc, char **argv)
         else if (strcmp(a, "--format") == 0) {
             format = v;
             bad = strcmp(v, "images") != 0 && strcmp(v, "raw") != 0;
+        } else if (strcmp(a, "--image-format") == 0) {
+            image_format = v;
+            bad = strcmp(v, "jpg") != 0 && strcmp(v, "png") != 0;
+        } else if (strcmp(a, "--splits") == 0) {
+            splits_arg = v;
+            bad = parse_splits(v, &splits);
         } else if (strcmp(a, "--size") == 0) {
             char x, tail;
             bad = sscanf(v, "%d%c%d%c", &w, &x, &h, &tail) != 3 || (x != 'x' && x != 'X') || w < 64 || h < 64 ||
@@ -293,7 +376,8 @@ int qb_cmd_demo_data(int argc, char **argv)
             return QB_EXIT_USAGE;
         }
         if (bad) {
-            fprintf(stderr, "qbench demo-data: bad value for %s: '%s'\n", a, v);
+            fprintf(stderr, "qbench demo-data: bad value for %s: '%s'%s\n", a, v,
+                    strcmp(a, "--splits") == 0 ? " (a comma list of train, val, calib)" : "");
             return QB_EXIT_USAGE;
         }
     }
@@ -302,50 +386,46 @@ int qb_cmd_demo_data(int argc, char **argv)
         return QB_EXIT_USAGE;
     }
     j.raw = strcmp(format, "raw") == 0;
+    if (j.raw && image_format) {
+        fprintf(stderr, "qbench demo-data: --image-format is for --format images (raw writes tensors)\n");
+        return QB_EXIT_USAGE;
+    }
     if (!j.raw && !qb_image_available()) {
         fprintf(stderr, "qbench demo-data: this build cannot write image files (no OpenCV); use --format raw\n");
         return QB_EXIT_USAGE;
     }
-    snprintf(cmdline, sizeof(cmdline),
-             "qbench demo-data --out %s --count %" PRId64 " --seed %" PRId64 " --size %dx%d --format %s", out, count,
-             seed, w, h, format);
+    /* the defaults are left out, so a plain run records the same command as before */
+    n = snprintf(cmdline, sizeof(cmdline),
+                 "qbench demo-data --out %s --count %" PRId64 " --seed %" PRId64 " --size %dx%d --format %s", out,
+                 count, seed, w, h, format);
+    if (n > 0 && (size_t)n < sizeof(cmdline) && image_format && strcmp(image_format, "jpg") != 0)
+        n += snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --image-format %s", image_format);
+    if (n > 0 && (size_t)n < sizeof(cmdline) && splits != ALL_SPLITS)
+        snprintf(cmdline + n, sizeof(cmdline) - (size_t)n, " --splits %s", splits_arg);
 
     j.out = out;
+    j.ext = image_format ? image_format : "jpg";
     j.w = w;
     j.h = h;
+    j.splits = splits;
     j.count = count;
     for (int s = 0; s < QB_SYNTH_SPLIT_COUNT; s++)
         j.fd[s] = -1;
     pthread_mutex_init(&j.mu, NULL);
-    if (!(j.index = malloc(sizeof(int64_t) * (size_t)count))) {
+    if (!(j.index = malloc(sizeof(int64_t) * (size_t)count)) || !(j.todo = malloc(sizeof(int64_t) * (size_t)count))) {
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (int64_t i = 0; i < count; i++)
-        j.index[i] = n_split[qb_synth_split_of(i)]++;
-
-    if ((st = make_dir(out, &err)) != QB_OK)
-        goto out;
-    for (int s = 0; s < QB_SYNTH_SPLIT_COUNT; s++) {
-        char path[4200];
-        if (j.raw) {
-            snprintf(path, sizeof(path), "%s/%s.rgb", out, qb_synth_split_name(s));
-            j.fd[s] = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-            if (j.fd[s] < 0 || ftruncate(j.fd[s], (off_t)(2 * n_split[s]) * w * h * 3) != 0) {
-                st = qb_errorf(&err, QB_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-                goto out;
-            }
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/images/%s", out, qb_synth_split_name(s));
-        if ((st = make_dir(path, &err)) != QB_OK)
-            goto out;
-        if (s == QB_SYNTH_CALIB)
-            continue;
-        snprintf(path, sizeof(path), "%s/labels/%s", out, qb_synth_split_name(s));
-        if ((st = make_dir(path, &err)) != QB_OK)
-            goto out;
+    /* a scene's place in its split counts every scene, so the splits written are
+     * byte for byte those of a run with all three */
+    for (int64_t i = 0; i < count; i++) {
+        const enum qb_synth_split sp = qb_synth_split_of(i);
+        j.index[i] = n_split[sp]++;
+        if (splits & (1u << sp))
+            j.todo[j.n_todo++] = i;
     }
+    if ((st = make_outputs(&j, n_split, &err)) != QB_OK)
+        goto out;
     if (j.raw && (!(j.labels = calloc((size_t)count, sizeof(*j.labels))) ||
                   !(j.n_labels = calloc((size_t)count * 2, sizeof(int))))) {
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
@@ -361,7 +441,8 @@ int qb_cmd_demo_data(int argc, char **argv)
     }
     j.synth = synth;
     j.t0 = qb_cli_now();
-    qb_pool_for(pool, (int)count, render_one, &j);
+    if (j.n_todo)
+        qb_pool_for(pool, (int)j.n_todo, render_one, &j);
     if (atomic_load(&j.failed)) {
         err = j.err;
         st = err.status ? err.status : QB_ERR_IO;
@@ -371,11 +452,15 @@ int qb_cmd_demo_data(int argc, char **argv)
                : write_yaml(&j, (uint64_t)seed, cmdline, &err);
     if (st == QB_OK) {
         const double t = qb_cli_now() - j.t0;
-        printf("%s: %" PRId64 " scenes (%" PRId64 " stereo images: train %" PRId64 ", val %" PRId64 ", calib %" PRId64
-               "), %dx%d, %s, seed %" PRId64 ", %.1f s on %d threads (%.1f ms per image per thread)\n",
-               out, count, 2 * count, 2 * n_split[QB_SYNTH_TRAIN], 2 * n_split[QB_SYNTH_VAL],
-               2 * n_split[QB_SYNTH_CALIB], w, h, format, seed, t, qb_pool_size(pool),
-               t * 1e3 * qb_pool_size(pool) / (double)(2 * count));
+        split_summary(&j, n_split, summary, sizeof(summary));
+        printf("%s: %" PRId64 " scenes", out, j.n_todo);
+        if (j.n_todo != count)
+            printf(" of %" PRId64, count);
+        printf(" (%" PRId64 " stereo images: %s), %dx%d, %s%s%s, seed %" PRId64 ", %.1f s on %d threads", 2 * j.n_todo,
+               summary, w, h, format, j.raw ? "" : " ", j.raw ? "" : j.ext, seed, t, qb_pool_size(pool));
+        if (j.n_todo)
+            printf(" (%.1f ms per image per thread)", t * 1e3 * qb_pool_size(pool) / (double)(2 * j.n_todo));
+        printf("\n");
     }
 out:
     for (int s = 0; s < QB_SYNTH_SPLIT_COUNT; s++)
@@ -386,6 +471,7 @@ out:
             free(j.labels[i]);
     free(j.labels);
     free(j.n_labels);
+    free(j.todo);
     free(j.index);
     qb_pool_free(pool);
     qb_synth_free(synth);

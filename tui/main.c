@@ -15,7 +15,8 @@ static const struct command commands[] = {
     {"info", qb_cmd_info, "info  MODEL [--json] [--shape NAME=D,D,...]   inputs, outputs, ops, parameters, FLOPs, quantizable nodes, metadata"},
     {"run", qb_cmd_run, "run   MODEL --input X.npy|IMAGE... --output Y.npy [--save-input X.npy] [--threads N] [--device cpu]   FP32 reference"},
     {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--device cpu] [--json OUT]   FP32 latency and throughput"},
-    {"demo-data", qb_cmd_demo_data, "demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--threads T]   synthetic stereo cone scenes (Ultralytics layout or raw tensors)"},
+    {"eval", qb_cmd_eval, "eval  MODEL --data D.yaml|DIR|LIST [--split val] [--images N] [--letterbox predict|val] [--json OUT] [--save-detections OUT]   mAP as `yolo val` reports it"},
+    {"demo-data", qb_cmd_demo_data, "demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--image-format jpg|png] [--splits train,val,calib] [--threads T]   synthetic stereo cone scenes (Ultralytics layout or raw tensors)"},
 };
 
 static void usage(FILE *f)

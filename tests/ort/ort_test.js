@@ -219,6 +219,18 @@ function listCases(ort, tmp) {
       cases.push({ model, args: [], dims: [2, 3, 320, 320], inputs: images.slice(0, 1),
                    what: 'shape from the metadata (batch 2, imgsz 320)', verify: imageCheck([0, 0]) });
   }
+  // the trained cone detectors (demo and test models, 640, batch 2) on demo stereo
+  // pairs (build/demo, rendered at build time), else on real images
+  const demoDir = path.join(process.env.QB_DEMO_DIR || path.join(src, 'build', 'demo'), 'images', 'val');
+  const demo = fs.existsSync(demoDir) ? fs.readdirSync(demoDir).filter((f) => /\.(png|jpg)$/.test(f)).sort()
+    .map((f) => path.join(demoDir, f)) : [];
+  const pairs = demo.length >= 4 ? [demo.slice(0, 2), demo.slice(2, 4)] : images.length >= 2 ? [images.slice(0, 2)] : [];
+  if (!demo.length) console.log(`SKIPPED: demo stereo pairs (no images in ${demoDir}); cone models run on other images`);
+  const cones = [path.join(src, 'assets', 'yolo12n-cones.onnx')]
+    .concat(fs.readdirSync(dataDir).filter((f) => /-cones\.onnx$/.test(f)).sort().map((f) => path.join(dataDir, f)));
+  for (const model of cones)
+    for (const pair of pairs)
+      cases.push({ model, inputs: pair, what: pair.map((i) => path.basename(i)).join(' + '), verify: imageCheck([0, 1]) });
   return cases;
 }
 

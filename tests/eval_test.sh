@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# qbench eval: the numbers against the fixture's reference and against the
+# independent NumPy implementation (tools/eval_ref.py) on qbench's own
+# detections; error handling. Needs QB_BINARY, QB_SOURCE_DIR and QB_DEMO_DIR
+# (set by CTest). Cases whose data is absent are skipped with a message.
+set -u
+qb=${QB_BINARY:?}
+src=${QB_SOURCE_DIR:?}
+demo=${QB_DEMO_DIR:-$src/build/demo}
+fixtures=$src/../shared/fixtures
+py=python3
+/usr/bin/python3 -c 'import numpy' 2>/dev/null && py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() { # name, condition...
+    local name=$1; shift
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
+}
+expect_exit() { # want, stderr-substring, command...
+    local want=$1 needle=$2; shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -ne "$want" ]; then echo "  exit $rc, wanted $want: $*"; cat "$tmp/err"; return 1; fi
+    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$tmp/err"; then
+        echo "  stderr lacks '$needle': $*"; cat "$tmp/err"; return 1
+    fi
+}
+json_near() { # file, key, want, tol
+    $py -c 'import json,sys; j=json.load(open(sys.argv[1])); v=j[sys.argv[2]]
+ok=abs(v-float(sys.argv[3]))<=float(sys.argv[4]); print(f"  {sys.argv[2]} = {v:.5f} (want {sys.argv[3]} +- {sys.argv[4]})")
+sys.exit(0 if ok else 1)' "$@"
+}
+agrees() { # dump, qbench json: eval_ref.py recomputes every number from the dump
+    $py "$src/tools/eval_ref.py" "$1" --compare "$2" --tol 1e-4 --quiet >"$tmp/ref" 2>&1 || { cat "$tmp/ref"; return 1; }
+}
+
+tiny=$src/tests/data/yolo12n-tiny-b2-320.onnx
+check "eval needs --data" expect_exit 2 "usage" "$qb" eval "$tiny"
+check "missing data names the path" expect_exit 2 "$tmp/nope.yaml" "$qb" eval "$tiny" --data "$tmp/nope.yaml"
+check "bad --images" expect_exit 2 "--images" "$qb" eval "$tiny" --data "$tmp" --images 0
+mkdir -p "$tmp/empty"
+check "empty folder names it" expect_exit 2 "$tmp/empty" "$qb" eval "$tiny" --data "$tmp/empty"
+
+coco=$fixtures/coco128-val/data.yaml
+y11=$fixtures/yolo11n/yolo11n-320.onnx
+if [ -f "$coco" ] && [ -f "$y11" ]; then
+    # the fixture README's reference: mAP50 0.4602, mAP50-95 0.3407 (within 0.001)
+    check "eval yolo11n-320 on coco128-val" expect_exit 0 "" "$qb" eval "$y11" --data "$coco" --threads 2 \
+        --json "$tmp/coco.json" --save-detections "$tmp/coco.dets.json"
+    check "coco mAP50 matches the reference" json_near "$tmp/coco.json" map50 0.4602 0.001
+    check "coco mAP50-95 matches the reference" json_near "$tmp/coco.json" map50_95 0.3407 0.001
+    check "coco: 128 images, 898 instances" $py -c 'import json,sys; j=json.load(open(sys.argv[1]))
+sys.exit(0 if (j["images"], j["instances"]) == (128, 898) else 1)' "$tmp/coco.json"
+    check "coco: eval_ref.py agrees to 1e-4" agrees "$tmp/coco.dets.json" "$tmp/coco.json"
+    check "the table has the all row" grep -q "^ *all *128 *898" "$tmp/out"
+    # labels with classes the model lacks
+    check "class ids beyond the model" expect_exit 2 "the model has 4 classes" "$qb" eval \
+        "$src/tests/data/yolov8n-cones.onnx" --data "$coco" --images 2
+    # a corrupt image is skipped and counted, not fatal
+    mkdir -p "$tmp/c/images" "$tmp/c/labels"
+    for f in 000000000139 000000000285; do cp "$fixtures/coco128-val/images/$f.jpg" "$tmp/c/images/"; done
+    printf 'not a jpeg' >"$tmp/c/images/broken.jpg"
+    check "corrupt image skipped" expect_exit 0 "broken.jpg" "$qb" eval "$y11" --data "$tmp/c/images" --json "$tmp/c.json"
+    check "corrupt image counted" $py -c 'import json,sys; j=json.load(open(sys.argv[1]))
+sys.exit(0 if (j["images"], j["skipped"]) == (2, 1) else 1)' "$tmp/c.json"
+else
+    echo "SKIPPED: coco128-val / yolo11n fixture cases ($fixtures absent)"
+fi
+
+if [ -f "$demo/data.yaml" ]; then
+    for m in "$src/assets/yolo12n-cones.onnx" "$src/tests/data/yolov8n-cones.onnx"; do
+        n=$(basename "$m" .onnx)
+        check "eval $n on 64 demo images" expect_exit 0 "" "$qb" eval "$m" --data "$demo/data.yaml" --images 64 \
+            --json "$tmp/$n.json" --save-detections "$tmp/$n.dets.json"
+        check "$n: eval_ref.py agrees to 1e-4" agrees "$tmp/$n.dets.json" "$tmp/$n.json"
+        check "$n: a trained model finds cones (mAP50 > 0.5)" json_near "$tmp/$n.json" map50 0.75 0.25
+    done
+    check "--images limits the count" $py -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["images"] == 64 else 1)' \
+        "$tmp/yolov8n-cones.json"
+else
+    echo "SKIPPED: demo cases (no $demo/data.yaml; configure with -DQB_DEMO_DATA=ON)"
+fi
+
+echo "eval_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

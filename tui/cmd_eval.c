@@ -1,0 +1,461 @@
+/* qbench eval: mAP of the FP32 reference on a labelled dataset, as `yolo val`
+ * reports it (core/dataset.h, core/detect.h, core/metrics.h do the work). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/dataset.h"
+#include "core/detect.h"
+#include "core/exec.h"
+#include "core/metrics.h"
+
+struct eval_opts {
+    const char *model, *data, *split, *json, *dets_path;
+    long max_images;
+    enum qb_letterbox_mode mode;
+    struct qb_detect_opts detect;
+    bool quiet;
+};
+
+/* Everything one evaluation holds; freed by eval_free(). */
+struct eval {
+    struct eval_opts o;
+    struct qb_graph *g;
+    struct qb_executor *e;
+    struct qb_dataset *ds;
+    struct qb_detector *det;
+    struct qb_metrics *m;
+    struct qb_video *video;
+    char **names;           /* the model's (metadata) or the dataset's */
+    int nc, n_model_names;
+    int batch, h, w;
+    unsigned char *rgb;
+    struct qb_letterbox *lb; /* per batch slot */
+    size_t *item;            /* dataset item of each batch slot */
+    struct qb_det *dets;
+    struct qb_gt *gt;
+    int gt_cap;
+    FILE *dump;
+    char *dump_tmp;
+    long n_images, n_skipped, n_dump;
+    double t_decode, t_infer, t_post, t_start, t_progress;
+};
+
+static const char usage[] =
+    "usage: qbench eval MODEL [--data D.yaml|DIR|LIST [--split val]] [--images N] [--threads N]\n"
+    "                   [--letterbox predict|val] [--conf C] [--iou I] [--max-det N]\n"
+    "                   [--json OUT] [--save-detections OUT.json] [--quiet]\n";
+
+static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_model_opts *mo)
+{
+    o->detect = qb_detect_opts_default();
+    o->split = "val";
+    for (int i = 1; i < argc; i++) {
+        int r = qb_cli_model_opt(argc, argv, &i, mo);
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end = NULL;
+        if (r < 0)
+            return -1;
+        if (r)
+            continue;
+        if (strcmp(a, "--quiet") == 0) {
+            o->quiet = true;
+            continue;
+        }
+        if (a[0] == '-' && !v) {
+            fprintf(stderr, "qbench eval: %s needs a value\n", a);
+            return -1;
+        }
+        if (strcmp(a, "--data") == 0) {
+            o->data = argv[++i];
+        } else if (strcmp(a, "--split") == 0) {
+            o->split = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = argv[++i];
+        } else if (strcmp(a, "--save-detections") == 0) {
+            o->dets_path = argv[++i];
+        } else if (strcmp(a, "--images") == 0) {
+            o->max_images = strtol(argv[++i], &end, 10);
+            if (*end || o->max_images < 1)
+                goto bad;
+        } else if (strcmp(a, "--conf") == 0) {
+            o->detect.conf = strtof(argv[++i], &end);
+            if (*end || !(o->detect.conf >= 0 && o->detect.conf <= 1))
+                goto bad;
+        } else if (strcmp(a, "--iou") == 0) {
+            o->detect.iou = strtod(argv[++i], &end);
+            if (*end || !(o->detect.iou >= 0 && o->detect.iou <= 1))
+                goto bad;
+        } else if (strcmp(a, "--max-det") == 0) {
+            o->detect.max_det = (int)strtol(argv[++i], &end, 10);
+            if (*end || o->detect.max_det < 1 || o->detect.max_det > 100000)
+                goto bad;
+        } else if (strcmp(a, "--letterbox") == 0) {
+            end = argv[++i];
+            if (strcmp(end, "predict") == 0)
+                o->mode = QB_LETTERBOX_PREDICT;
+            else if (strcmp(end, "val") == 0)
+                o->mode = QB_LETTERBOX_VAL;
+            else
+                goto bad;
+        } else if (a[0] != '-' && !o->model) {
+            o->model = a;
+        } else {
+            fprintf(stderr, "qbench eval: unexpected argument '%s'\n%s", a, usage);
+            return -1;
+        }
+        continue;
+bad:
+        fprintf(stderr, "qbench eval: bad value for %s: '%s'\n", a, argv[i]);
+        return -1;
+    }
+    if (!o->model || !o->data) {
+        fputs(usage, stderr);
+        return -1;
+    }
+    return 0;
+}
+
+static void eval_free(struct eval *ev)
+{
+    if (ev->dump) {
+        fclose(ev->dump);
+        remove(ev->dump_tmp);
+    }
+    free(ev->dump_tmp);
+    qb_video_close(ev->video);
+    qb_metrics_free(ev->m);
+    qb_detector_free(ev->det);
+    qb_dataset_free(ev->ds);
+    qb_exec_free(ev->e);
+    qb_graph_free(ev->g);
+    if (ev->n_model_names)
+        qb_cli_free_names(ev->names, ev->n_model_names);
+    free(ev->rgb);
+    free(ev->lb);
+    free(ev->item);
+    free(ev->dets);
+    free(ev->gt);
+}
+
+/* The model input must be one float [B, 3, H, W] tensor; the first output is the detect head. */
+static enum qb_status check_model(struct eval *ev, struct qb_error *err)
+{
+    const struct qb_graph *g = ev->g;
+    const struct qb_value *in = &g->values[g->inputs[0]];
+    const struct qb_tview *out;
+    struct qb_detect_layout layout;
+    enum qb_status st;
+
+    if (g->n_inputs != 1 || in->ndim != 4 || in->shape[1] != 3 || in->dtype != QB_DTYPE_F32)
+        return qb_errorf(err, QB_ERR_SHAPE, "%s: evaluation needs one float input of shape [B,3,H,W]", g->path);
+    ev->batch = (int)in->shape[0];
+    ev->h = (int)in->shape[2];
+    ev->w = (int)in->shape[3];
+    out = qb_exec_output(ev->e, 0);
+    if (out->dtype != QB_DTYPE_F32)
+        return qb_errorf(err, QB_ERR_SHAPE, "%s: output 0 is %s; a detect head is float32", g->path,
+                         qb_dtype_name(out->dtype));
+    if ((st = qb_detect_layout(out->shape, out->ndim, ev->n_model_names, &layout, err)) != QB_OK)
+        return st;
+    ev->nc = layout.nc;
+    return qb_detector_new(&layout, &ev->o.detect, &ev->det, err);
+}
+
+/* Class names: the model's metadata, else the dataset's; labels must fit the model. */
+static enum qb_status check_classes(struct eval *ev, struct qb_error *err)
+{
+    int max_cls = qb_dataset_max_class(ev->ds);
+    if (max_cls >= ev->nc)
+        return qb_errorf(err, QB_ERR_INVALID, "%s: labels use class %d, but the model has %d classes", ev->o.data,
+                         max_cls, ev->nc);
+    if (!ev->n_model_names && qb_dataset_names(ev->ds) && qb_dataset_nc(ev->ds) == ev->nc)
+        ev->names = (char **)qb_dataset_names(ev->ds);
+    if (ev->n_model_names && qb_dataset_names(ev->ds) && qb_dataset_nc(ev->ds) != ev->nc)
+        qb_log(QB_LOG_WARN, "%s names %d classes, the model %d", ev->o.data, qb_dataset_nc(ev->ds), ev->nc);
+    return QB_OK;
+}
+
+static enum qb_status open_dump(struct eval *ev, struct qb_error *err)
+{
+    size_t n = strlen(ev->o.dets_path) + 16;
+    if (!(ev->dump_tmp = malloc(n)))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    snprintf(ev->dump_tmp, n, "%s.tmp.%ld", ev->o.dets_path, (long)getpid());
+    if (!(ev->dump = fopen(ev->dump_tmp, "w")))
+        return qb_errorf(err, QB_ERR_IO, "%s: cannot write", ev->dump_tmp);
+    return QB_OK;
+}
+
+static void dump_string(FILE *f, const char *s)
+{
+    cJSON *item = cJSON_CreateStringReference(s);
+    char *q = item ? cJSON_PrintUnformatted(item) : NULL;
+    if (q)
+        fputs(q, f);
+    free(q);
+    cJSON_Delete(item);
+}
+
+static void dump_image(struct eval *ev, size_t item, const struct qb_letterbox *lb, const struct qb_det *d, int n)
+{
+    FILE *f = ev->dump;
+    fputs(ev->n_dump++ ? ",\n  {\"file\": " : "\n  {\"file\": ", f);
+    dump_string(f, qb_dataset_path(ev->ds, item));
+    if (qb_dataset_frame(ev->ds, item) >= 0)
+        fprintf(f, ", \"frame\": %ld", qb_dataset_frame(ev->ds, item));
+    fprintf(f, ", \"width\": %d, \"height\": %d, \"detections\": [", lb->src_w, lb->src_h);
+    for (int k = 0; k < n; k++)
+        fprintf(f, "%s[%.9g, %.9g, %.9g, %.9g, %.9g, %d]", k ? ", " : "", d[k].box.x1, d[k].box.y1, d[k].box.x2,
+                d[k].box.y2, d[k].conf, d[k].cls);
+    fputs("]}", f);
+}
+
+/* Decodes items from *next into the batch slots; skips (and counts) unreadable images.
+ * Returns the slots filled (0 at the end). */
+static int fill_batch(struct eval *ev, size_t *next, size_t end, float *input)
+{
+    const size_t per = (size_t)3 * ev->h * ev->w;
+    struct qb_error err = {0};
+    int slot = 0;
+    double t0 = qb_cli_now();
+
+    while (slot < ev->batch && *next < end) {
+        size_t i = (*next)++;
+        if (qb_dataset_load(ev->ds, i, &ev->video, ev->w, ev->h, ev->o.mode, ev->rgb, &ev->lb[slot], &err) != QB_OK) {
+            qb_log(QB_LOG_WARN, "skipped: %s", err.msg);
+            ev->n_skipped++;
+            continue;
+        }
+        qb_letterbox_to_chw(ev->rgb, &ev->lb[slot], input + slot * per);
+        ev->item[slot++] = i;
+    }
+    /* padding slots (last batch) hold grey images; their outputs are ignored */
+    for (int s = slot; s < ev->batch && slot > 0; s++)
+        for (size_t k = 0; k < per; k++)
+            input[s * per + k] = 114.0f / 255.0f;
+    ev->t_decode += qb_cli_now() - t0;
+    return slot;
+}
+
+static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *err)
+{
+    const float *out = (const float *)qb_exec_output(ev->e, 0)->data;
+    double t0 = qb_cli_now();
+    enum qb_status st = QB_OK;
+
+    for (int s = 0; s < filled && st == QB_OK; s++) {
+        size_t item = ev->item[s];
+        int nd = 0, ng = qb_dataset_label_count(ev->ds, item);
+        if (ng > ev->gt_cap) {
+            struct qb_gt *grown = realloc(ev->gt, (size_t)ng * sizeof(*grown));
+            if (!grown)
+                return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+            ev->gt = grown;
+            ev->gt_cap = ng;
+        }
+        ng = qb_dataset_labels(ev->ds, item, &ev->lb[s], ev->gt);
+        if ((st = qb_detect_image(ev->det, out, s, &ev->lb[s], ev->dets, &nd, err)) == QB_OK)
+            st = qb_metrics_add(ev->m, ev->dets, nd, ev->gt, ng, err);
+        if (st == QB_OK && ev->dump)
+            dump_image(ev, item, &ev->lb[s], ev->dets, nd);
+        ev->n_images++;
+    }
+    ev->t_post += qb_cli_now() - t0;
+    return st;
+}
+
+static void progress(struct eval *ev, size_t total, bool last)
+{
+    double now = qb_cli_now();
+    bool tty = isatty(2);
+    if (ev->o.quiet || (!last && now - ev->t_progress < (tty ? 0.5 : 10.0)))
+        return;
+    ev->t_progress = now;
+    fprintf(stderr, "%seval: %ld/%zu images, %.1f images/s%s", tty ? "\r" : "", ev->n_images + ev->n_skipped, total,
+            ev->n_images / (now - ev->t_start + 1e-9), tty && !last ? "" : "\n");
+}
+
+static enum qb_status run_all(struct eval *ev, struct qb_error *err)
+{
+    size_t total = qb_dataset_count(ev->ds), next = 0;
+    float *input = (float *)qb_exec_input(ev->e, 0)->data;
+    enum qb_status st = QB_OK;
+    int filled;
+
+    if (ev->o.max_images && (size_t)ev->o.max_images < total)
+        total = (size_t)ev->o.max_images;
+    ev->t_start = ev->t_progress = qb_cli_now();
+    while (st == QB_OK && (filled = fill_batch(ev, &next, total, input)) > 0) {
+        double t0 = qb_cli_now();
+        if ((st = qb_exec_run(ev->e, err)) != QB_OK)
+            break;
+        ev->t_infer += qb_cli_now() - t0;
+        st = score_batch(ev, filled, err);
+        progress(ev, total, false);
+    }
+    progress(ev, total, true);
+    if (st == QB_OK && ev->n_images == 0)
+        st = qb_errorf(err, QB_ERR_INVALID, "%s: none of the %zu images could be read", ev->o.data, total);
+    return st;
+}
+
+static enum qb_status close_dump(struct eval *ev, struct qb_error *err)
+{
+    FILE *f = ev->dump;
+    fputs("\n ]}\n", f);
+    ev->dump = NULL;
+    if (ferror(f) | (fclose(f) != 0) || rename(ev->dump_tmp, ev->o.dets_path) != 0) {
+        remove(ev->dump_tmp);
+        return qb_errorf(err, QB_ERR_IO, "%s: cannot write", ev->o.dets_path);
+    }
+    return QB_OK;
+}
+
+static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, double total_s)
+{
+    cJSON *root = cJSON_CreateObject(), *classes = cJSON_AddArrayToObject(root, "classes");
+    cJSON *t = cJSON_CreateObject();
+    double n = ev->n_images ? (double)ev->n_images : 1.0;
+
+    cJSON_AddStringToObject(root, "model", ev->o.model);
+    cJSON_AddStringToObject(root, "data", ev->o.data);
+    cJSON_AddStringToObject(root, "split", ev->o.split);
+    cJSON_AddStringToObject(root, "precision_mode", "fp32");
+    cJSON_AddNumberToObject(root, "images", (double)r->n_images);
+    cJSON_AddNumberToObject(root, "instances", (double)r->n_instances);
+    cJSON_AddNumberToObject(root, "skipped", (double)ev->n_skipped);
+    cJSON_AddNumberToObject(root, "precision", r->precision);
+    cJSON_AddNumberToObject(root, "recall", r->recall);
+    cJSON_AddNumberToObject(root, "map50", r->map50);
+    cJSON_AddNumberToObject(root, "map50_95", r->map50_95);
+    for (int c = 0; c < r->nc; c++) {
+        const struct qb_class_result *k = &r->cls[c];
+        cJSON *o;
+        if (!k->instances)
+            continue;
+        o = cJSON_CreateObject();
+        if (ev->names && ev->names[c])
+            cJSON_AddStringToObject(o, "name", ev->names[c]);
+        cJSON_AddNumberToObject(o, "class", c);
+        cJSON_AddNumberToObject(o, "images", (double)k->images);
+        cJSON_AddNumberToObject(o, "instances", (double)k->instances);
+        cJSON_AddNumberToObject(o, "precision", k->p);
+        cJSON_AddNumberToObject(o, "recall", k->r);
+        cJSON_AddNumberToObject(o, "map50", k->ap50);
+        cJSON_AddNumberToObject(o, "map50_95", k->ap50_95);
+        cJSON_AddItemToArray(classes, o);
+    }
+    cJSON_AddNumberToObject(t, "total_s", total_s);
+    cJSON_AddNumberToObject(t, "images_per_s", ev->n_images / (total_s + 1e-12));
+    cJSON_AddNumberToObject(t, "decode_ms_per_image", 1e3 * ev->t_decode / n);
+    cJSON_AddNumberToObject(t, "inference_ms_per_image", 1e3 * ev->t_infer / n);
+    cJSON_AddNumberToObject(t, "postprocess_ms_per_image", 1e3 * ev->t_post / n);
+    cJSON_AddItemToObject(root, "time", t);
+    return root;
+}
+
+static enum qb_status write_json(const char *path, cJSON *root, struct qb_error *err)
+{
+    char *s = cJSON_Print(root);
+    FILE *f;
+    enum qb_status st = QB_OK;
+    if (!s)
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", s) < 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    if (f && f != stdout && fclose(f) != 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    free(s);
+    return st;
+}
+
+static enum qb_status report(struct eval *ev, struct qb_error *err)
+{
+    struct qb_map_result r = {0};
+    double total = qb_cli_now() - ev->t_start, n = ev->n_images;
+    enum qb_status st;
+
+    if ((st = qb_metrics_summary(ev->m, &r, err)) != QB_OK)
+        return st;
+    if (!ev->o.json || strcmp(ev->o.json, "-") != 0) {
+        qb_metrics_print(stdout, &r, (const char *const *)ev->names);
+        printf("Speed: %.1f ms decode, %.1f ms inference, %.1f ms postprocess per image; %ld images in %.1f s "
+               "(%.1f images/s)%s\n", 1e3 * ev->t_decode / n, 1e3 * ev->t_infer / n, 1e3 * ev->t_post / n,
+               ev->n_images, total, n / total, "");
+        if (ev->n_skipped)
+            printf("%ld unreadable images skipped (see the warnings above)\n", ev->n_skipped);
+    }
+    if (ev->o.json) {
+        cJSON *root = result_json(ev, &r, total);
+        st = root ? write_json(ev->o.json, root, err) : qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+        cJSON_Delete(root);
+    }
+    qb_map_result_free(&r);
+    return st;
+}
+
+int qb_cmd_eval(int argc, char **argv)
+{
+    struct qb_cli_model_opts mo = {0};
+    struct eval ev = {0};
+    struct qb_error err = {0};
+    enum qb_status st = QB_OK;
+
+    if (parse_args(argc, argv, &ev.o, &mo) != 0)
+        return QB_EXIT_USAGE;
+    /* the dataset first: a wrong path fails before the model loads */
+    if ((st = qb_dataset_open(ev.o.data, ev.o.split, &ev.ds, &err)) != QB_OK)
+        goto out;
+    if (!qb_dataset_has_labels(ev.ds))
+        qb_log(QB_LOG_WARN, "%s: no label files found; every detection counts as a false positive", ev.o.data);
+    if (!(ev.g = qb_cli_load(ev.o.model, &mo, &st)))
+        return qb_cli_exit_code(st);
+    ev.n_model_names = qb_cli_model_names(ev.g, &ev.names);
+    if ((st = qb_exec_new(ev.g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &ev.e, &err)) !=
+        QB_OK)
+        goto out;
+    if ((st = check_model(&ev, &err)) != QB_OK || (st = check_classes(&ev, &err)) != QB_OK)
+        goto out;
+    ev.rgb = malloc(QB_LETTERBOX_RGB_BYTES(ev.w, ev.h));
+    ev.lb = calloc((size_t)ev.batch, sizeof(*ev.lb));
+    ev.item = calloc((size_t)ev.batch, sizeof(*ev.item));
+    ev.dets = calloc((size_t)ev.o.detect.max_det, sizeof(*ev.dets));
+    ev.m = qb_metrics_new(ev.nc);
+    if (!ev.rgb || !ev.lb || !ev.item || !ev.dets || !ev.m) {
+        st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (ev.o.dets_path) {
+        if ((st = open_dump(&ev, &err)) != QB_OK)
+            goto out;
+        fputs("{\"model\": ", ev.dump);
+        dump_string(ev.dump, ev.o.model);
+        fputs(", \"data\": ", ev.dump);
+        dump_string(ev.dump, ev.o.data);
+        fputs(", \"split\": ", ev.dump);
+        dump_string(ev.dump, ev.o.split);
+        fputs(", \"names\": [", ev.dump);
+        for (int c = 0; c < ev.nc; c++) {
+            char num[16];
+            snprintf(num, sizeof(num), "%d", c);
+            fputs(c ? ", " : "", ev.dump);
+            dump_string(ev.dump, ev.names && ev.names[c] ? ev.names[c] : num);
+        }
+        fputs("],\n \"images\": [", ev.dump);
+    }
+    if ((st = run_all(&ev, &err)) != QB_OK)
+        goto out;
+    if (ev.dump && (st = close_dump(&ev, &err)) != QB_OK)
+        goto out;
+    st = report(&ev, &err);
+out:
+    if (st != QB_OK)
+        fprintf(stderr, "qbench eval: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
+    eval_free(&ev);
+    return qb_cli_exit_code(st);
+}
