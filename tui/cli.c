@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/onnx.h"
 
 int qb_cli_exit_code(enum qb_status st)
@@ -221,3 +223,20 @@ bad:
     qb_cli_free_names(names, n);
     return 0;
 }
+
+enum qb_status qb_cli_write_json(const char *path, cJSON *root, struct qb_error *err)
+{
+    char *s = cJSON_Print(root);
+    FILE *f;
+    enum qb_status st = QB_OK;
+    if (!s)
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (!f || fprintf(f, "%s\n", s) < 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    if (f && f != stdout && fclose(f) != 0)
+        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
+    free(s);
+    return st;
+}
+

@@ -38,6 +38,10 @@ const char *qb_cli_meta(const struct qb_graph *g, const char *key);
 int qb_cli_model_names(const struct qb_graph *g, char ***names);
 void qb_cli_free_names(char **names, int n);
 
+/* Writes a cJSON tree (a cJSON *) to path, "-" for stdout. */
+struct cJSON;
+enum qb_status qb_cli_write_json(const char *path, struct cJSON *root, struct qb_error *err);
+
 /* Monotonic seconds. */
 double qb_cli_now(void);
 

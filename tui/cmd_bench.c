@@ -13,22 +13,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static enum qb_status write_json(const char *path, cJSON *root, struct qb_error *err)
-{
-    char *s = cJSON_Print(root);
-    FILE *f;
-    enum qb_status st = QB_OK;
-    if (!s)
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f || fprintf(f, "%s\n", s) < 0)
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
-    if (f && f != stdout && fclose(f) != 0)
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
-    free(s);
-    return st;
-}
-
 int qb_cmd_bench(int argc, char **argv)
 {
     struct qb_cli_model_opts mo = {0};
@@ -118,7 +102,7 @@ int qb_cmd_bench(int argc, char **argv)
             cJSON_AddNumberToObject(root, "latency_min_ms", ms[0]);
             cJSON_AddNumberToObject(root, "latency_p90_ms", p90);
             cJSON_AddNumberToObject(root, "images_per_s", batch * 1e3 / median);
-            st = write_json(json, root, &err);
+            st = qb_cli_write_json(json, root, &err);
             cJSON_Delete(root);
         }
     }

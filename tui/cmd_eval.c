@@ -358,22 +358,6 @@ static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, 
     return root;
 }
 
-static enum qb_status write_json(const char *path, cJSON *root, struct qb_error *err)
-{
-    char *s = cJSON_Print(root);
-    FILE *f;
-    enum qb_status st = QB_OK;
-    if (!s)
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f || fprintf(f, "%s\n", s) < 0)
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
-    if (f && f != stdout && fclose(f) != 0)
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write", path);
-    free(s);
-    return st;
-}
-
 static enum qb_status report(struct eval *ev, struct qb_error *err)
 {
     struct qb_map_result r = {0};
@@ -392,7 +376,7 @@ static enum qb_status report(struct eval *ev, struct qb_error *err)
     }
     if (ev->o.json) {
         cJSON *root = result_json(ev, &r, total);
-        st = root ? write_json(ev->o.json, root, err) : qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+        st = root ? qb_cli_write_json(ev->o.json, root, err) : qb_errorf(err, QB_ERR_NOMEM, "out of memory");
         cJSON_Delete(root);
     }
     qb_map_result_free(&r);
