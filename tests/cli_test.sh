@@ -5,23 +5,7 @@ set -u
 qb=${QB_BINARY:?}
 src=${QB_SOURCE_DIR:?}
 model=$src/tests/data/yolo12n-tiny-b2-320.onnx
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() { # name, condition...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-expect_exit() { # want, stderr-substring, command...
-    local want=$1 needle=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then echo "  exit $rc, wanted $want: $*"; cat "$tmp/err"; return 1; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$tmp/err"; then
-        echo "  stderr lacks '$needle': $*"; cat "$tmp/err"; return 1
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 check "no arguments is a usage error" expect_exit 2 "usage" "$qb"
 check "unknown command" expect_exit 2 "unknown command 'frobnicate'" "$qb" frobnicate

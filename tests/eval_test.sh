@@ -10,23 +10,7 @@ demo=${QB_DEMO_DIR:-$src/build/demo}
 fixtures=$src/../shared/fixtures
 py=python3
 /usr/bin/python3 -c 'import numpy' 2>/dev/null && py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() { # name, condition...
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
-}
-expect_exit() { # want, stderr-substring, command...
-    local want=$1 needle=$2; shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then echo "  exit $rc, wanted $want: $*"; cat "$tmp/err"; return 1; fi
-    if [ -n "$needle" ] && ! grep -qF -- "$needle" "$tmp/err"; then
-        echo "  stderr lacks '$needle': $*"; cat "$tmp/err"; return 1
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 json_near() { # file, key, want, tol
     $py -c 'import json,sys; j=json.load(open(sys.argv[1])); v=j[sys.argv[2]]
 ok=abs(v-float(sys.argv[3]))<=float(sys.argv[4]); print(f"  {sys.argv[2]} = {v:.5f} (want {sys.argv[3]} +- {sys.argv[4]})")
