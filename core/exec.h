@@ -25,10 +25,28 @@
 
 struct qb_executor;
 
+/* The precision a node runs in (DESIGN.md "Numerics"). FP32 is the reference. */
+enum qb_prec {
+    QB_PREC_FP32 = 0,
+    QB_PREC_FP16,
+    QB_PREC_INT8,
+};
+
+/* Called after each node with each of its float outputs (value index in g->values),
+ * in execution order, on the thread that called qb_exec_run(). Calibration uses it. */
+typedef void (*qb_exec_observe_fn)(void *user, int value, const struct qb_tview *t);
+
 struct qb_exec_opts {
     const char *device;   /* "cpu" (NULL = "cpu") */
     int n_threads;        /* <= 0: one per online CPU */
     bool no_fusion;       /* run every node on its own (tests, debugging) */
+    /* A plan: precision per node (indexed like g->nodes); NULL runs everything in
+     * FP32. INT8 nodes need amax: per value (indexed like g->values), the
+     * calibrated absolute maximum of each activation an INT8 node reads. */
+    const enum qb_prec *prec;
+    const float *amax;
+    qb_exec_observe_fn observe; /* NULL: none; set, it turns fusion off */
+    void *observe_user;
 };
 
 enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *opts, struct qb_executor **out,

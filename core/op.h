@@ -70,6 +70,18 @@ struct qb_op_def {
      * with shape and dtype as inferred and data pointing to writable memory. */
     enum qb_status (*run)(const struct qb_node *n, const struct qb_tview *in, struct qb_tview *out,
                           const struct qb_kctx *ctx);
+    /* Optional: the exact INT8 form of a quantizable op (DESIGN.md "Numerics").
+     * prepare_int8() quantizes the constant weights per output channel, once per
+     * build (state freed by release_int8). run_int8() gets the stored inputs, FP32;
+     * in_scale[i] > 0 for each activation input (scale = amax / 127; it quantizes
+     * them itself, round half to even, clamp [-128, 127]), 0 for inputs whose
+     * quantized form prepare_int8 keeps; it accumulates in int32 and writes
+     * acc * s_in * s_w[c] + bias as FP32 to out; the executor rounds out to FP16. */
+    enum qb_status (*prepare_int8)(const struct qb_graph *g, const struct qb_node *n, void **state,
+                                   size_t *scratch, struct qb_error *err);
+    void (*release_int8)(void *state);
+    enum qb_status (*run_int8)(const struct qb_node *n, const struct qb_tview *in, const float *in_scale,
+                               struct qb_tview *out, const struct qb_kctx *ctx);
     /* Optional: floating-point operations of one run (2 per multiply-accumulate). */
     double (*flops)(const struct qb_graph *g, const struct qb_node *n);
 };
