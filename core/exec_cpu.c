@@ -32,6 +32,8 @@ struct qb_executor {
     int n_steps;
     int n_fused;                 /* SiLU pairs run as one step */
     struct qb_tview *slots;      /* in/out views of all nodes, back to back */
+    qb_exec_observe_fn observe;
+    void *observe_user;
     char desc[64];
 };
 
@@ -194,7 +196,11 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
     if (!e->views)
         goto nomem;
 
-    if ((st = plan_steps(g, e, !(opts && opts->no_fusion), err)) != QB_OK)
+    if (opts) {
+        e->observe = opts->observe;
+        e->observe_user = opts->observe_user;
+    }
+    if ((st = plan_steps(g, e, !(opts && (opts->no_fusion || opts->observe)), err)) != QB_OK)
         goto out;
 
     /* lifetimes in steps: inputs live from step -1, outputs to the end */
@@ -338,6 +344,10 @@ enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
         st = rt->node->def->run(rt->node, rt->in, rt->out, &ctx);
         if (st != QB_OK)
             return qb_node_errorf(e->g, rt->node, err, st, "failed at run time: %s", qb_status_str(st));
+        if (e->observe)
+            for (int k = 0; k < rt->node->n_out; k++)
+                if (rt->node->out[k] >= 0 && rt->out[k].dtype == QB_DTYPE_F32)
+                    e->observe(e->observe_user, rt->node->out[k], &rt->out[k]);
     }
     return QB_OK;
 }
