@@ -32,8 +32,9 @@ enum qb_prec {
     QB_PREC_INT8,
 };
 
-/* Called after each node with each of its float outputs (value index in g->values),
- * in execution order, on the thread that called qb_exec_run(). Calibration uses it. */
+/* Called with each float graph input at the start of a run, then after each node
+ * with each of its float outputs (value index in g->values), in execution order,
+ * on the thread that called qb_exec_run(). Calibration uses it. */
 typedef void (*qb_exec_observe_fn)(void *user, int value, const struct qb_tview *t);
 
 struct qb_exec_opts {

@@ -332,6 +332,11 @@ enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
 {
     struct qb_kctx ctx = {.pool = e->pool, .scratch = e->scratch, .scratch_size = e->scratch_bytes, .graph = e->g};
 
+    if (e->observe)
+        for (int i = 0; i < e->g->n_inputs; i++)
+            if (e->views[e->g->inputs[i]].dtype == QB_DTYPE_F32)
+                e->observe(e->observe_user, e->g->inputs[i], &e->views[e->g->inputs[i]]);
+
     for (int s = 0; s < e->n_steps; s++) {
         struct node_rt *rt = &e->nodes[s];
         enum qb_status st;
