@@ -3,21 +3,44 @@
  * whose lifetimes do not overlap share memory), weights are prepacked by the ops'
  * prepare(), and run time allocates nothing. One fusion: Sigmoid followed by
  * Mul(x, sigmoid(x)) (SiLU, 78 times in YOLO11n) runs as one pass with the
- * same arithmetic, so results are bit-identical to the two nodes. */
+ * same arithmetic, so results are bit-identical to the two nodes.
+ *
+ * With a plan it simulates an engine exactly (DESIGN.md "Numerics"): FP16 nodes
+ * read FP16-rounded inputs (their constants are rounded once, in the graph copy
+ * of core/exec_sim.c) and round their outputs to FP16; INT8 nodes run the op's
+ * exact INT8 form (run_int8) or, for ops without one, read fake-quantized
+ * activations (q * scale) and compute in FP32; their outputs are FP16 too. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "exec.h"
+#include "exec_sim.h"
 #include "ops/act.h"
+#include "quant.h"
 
 #define ALIGN 64
+
+/* An input a simulated node reads converted: rounded to FP16 (scale 0) or
+ * fake-quantized with scale, from the stored value into the step's buffer. */
+struct prep {
+    int k, value;
+    float scale;
+    size_t offset;               /* in the executor's prep buffer */
+};
 
 struct node_rt {
     const struct qb_node *node;
     void *state;
     struct qb_tview *in, *out;   /* views into the executor's arrays */
     int silu_x, silu_y;          /* fused SiLU: value indices; node is the Sigmoid */
+    enum qb_prec prec;
+    bool int8;                   /* runs the op's run_int8 with in_scale */
+    float *in_scale;
+    struct prep *prep;
+    int n_prep;
 };
 
 struct qb_executor {
@@ -34,7 +57,10 @@ struct qb_executor {
     struct qb_tview *slots;      /* in/out views of all nodes, back to back */
     qb_exec_observe_fn observe;
     void *observe_user;
-    char desc[64];
+    struct qb_arena *sim;        /* plan simulation: the graph copy, per-node tables */
+    float *prep_buf;
+    size_t prep_bytes;
+    char desc[96];
 };
 
 static size_t value_bytes(const struct qb_value *v)
@@ -171,6 +197,67 @@ out:
     return st;
 }
 
+static bool is_activation(const struct qb_graph *g, const struct qb_node *n, int k)
+{
+    const struct qb_value *v = qb_node_in(g, n, k);
+    return v && v->dtype == QB_DTYPE_F32 && !(v->flags & QB_VALUE_CONST);
+}
+
+/* The scale an INT8 node quantizes input k with; the calibration must cover it. */
+static enum qb_status input_scale(const struct qb_executor *e, const struct qb_node *n, int k, const float *amax,
+                                  float *scale, struct qb_error *err)
+{
+    int v = n->in[k];
+    if (!amax || !(amax[v] >= 0) || isinf(amax[v]))
+        return qb_node_errorf(e->g, n, err, QB_ERR_INVALID,
+                              "runs INT8 but its input '%s' has no calibrated range (amax); calibrate "
+                              "with this model (qbench calib) or keep the node in FP16",
+                              e->g->values[v].name);
+    *scale = qb_quant_scale(amax[v]);
+    return QB_OK;
+}
+
+/* Simulation tables of one step: its precision, INT8 input scales, and which
+ * inputs it reads converted (into the shared prep buffer, sized here). */
+static enum qb_status sim_step(struct qb_executor *e, struct node_rt *rt, const struct qb_exec_opts *opts,
+                               struct qb_error *err)
+{
+    const struct qb_graph *g = e->g;
+    const struct qb_node *n = rt->node;
+    const enum qb_prec *prec = opts->prec;
+    size_t offset = 0;
+    enum qb_status st;
+
+    rt->prec = prec[n - g->nodes];
+    rt->int8 = rt->prec == QB_PREC_INT8 && n->def->run_int8 && n->def->prepare_int8;
+    rt->in_scale = qb_arena_calloc(e->sim, (size_t)n->n_in + 1, sizeof(float));
+    rt->prep = qb_arena_calloc(e->sim, (size_t)n->n_in + 1, sizeof(*rt->prep));
+    if (!rt->in_scale || !rt->prep)
+        return qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory building the plan simulation", g->path);
+    for (int k = 0; k < n->n_in; k++) {
+        const struct qb_value *v;
+        float scale = 0;
+        if (!is_activation(g, n, k))
+            continue;
+        v = &g->values[n->in[k]];
+        if (rt->prec == QB_PREC_INT8) {
+            if ((st = input_scale(e, n, k, opts->amax, &scale, err)) != QB_OK)
+                return st;
+            if (rt->int8) {
+                rt->in_scale[k] = scale;
+                continue;
+            }
+        } else if (rt->prec != QB_PREC_FP16 || (v->producer >= 0 && prec[v->producer] != QB_PREC_FP32)) {
+            continue; /* FP32 nodes read values as stored; FP16 nodes' inputs are FP16 already */
+        }
+        rt->prep[rt->n_prep++] = (struct prep){.k = k, .value = n->in[k], .scale = scale, .offset = offset};
+        offset += value_bytes(v);
+    }
+    if (offset > e->prep_bytes)
+        e->prep_bytes = offset;
+    return QB_OK;
+}
+
 enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *opts, struct qb_executor **out,
                            struct qb_error *err)
 {
@@ -186,6 +273,14 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
     if (strcmp(device, "cpu") != 0)
         return qb_errorf(err, QB_ERR_USAGE, "unknown device '%s' (available: cpu)", device);
     e = calloc(1, sizeof(*e));
+    if (e && opts && opts->prec) {
+        struct qb_graph *sg;
+        if (!(e->sim = qb_arena_new()))
+            goto nomem;
+        if ((st = qb_sim_graph(g, opts->prec, e->sim, &sg, err)) != QB_OK)
+            goto out;
+        g = sg; /* the executor runs the copy from here on */
+    }
     first = malloc((size_t)g->n_values * sizeof(int));
     last = malloc((size_t)g->n_values * sizeof(int));
     iv = calloc((size_t)g->n_values + 1, sizeof(*iv));
@@ -200,7 +295,7 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
         e->observe = opts->observe;
         e->observe_user = opts->observe_user;
     }
-    if ((st = plan_steps(g, e, !(opts && (opts->no_fusion || opts->observe)), err)) != QB_OK)
+    if ((st = plan_steps(g, e, !(opts && (opts->no_fusion || opts->observe || opts->prec)), err)) != QB_OK)
         goto out;
 
     /* lifetimes in steps: inputs live from step -1, outputs to the end */
@@ -266,18 +361,40 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0)
                 rt->out[k] = e->views[n->out[k]];
-        if (n->def->prepare && (st = n->def->prepare(g, n, &rt->state, &scratch, err)) != QB_OK)
+        if (e->sim && (st = sim_step(e, rt, opts, err)) != QB_OK)
             goto out;
+        if (rt->int8) {
+            if ((st = n->def->prepare_int8(g, n, &rt->state, &scratch, err)) != QB_OK)
+                goto out;
+        } else if (n->def->prepare && (st = n->def->prepare(g, n, &rt->state, &scratch, err)) != QB_OK) {
+            goto out;
+        }
         if (scratch > e->scratch_bytes)
             e->scratch_bytes = scratch;
     }
     if (e->scratch_bytes && !(e->scratch = aligned_alloc(ALIGN, (e->scratch_bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1))))
         goto nomem;
+    if (e->prep_bytes && !(e->prep_buf = aligned_alloc(ALIGN, e->prep_bytes)))
+        goto nomem;
+    for (int s = 0; s < e->n_steps; s++)
+        for (int i = 0; i < e->nodes[s].n_prep; i++) {
+            const struct prep *p = &e->nodes[s].prep[i];
+            e->nodes[s].in[p->k].data = (unsigned char *)e->prep_buf + p->offset;
+        }
     e->pool = qb_pool_new(opts ? opts->n_threads : 0);
     if (!e->pool)
         goto nomem;
-    snprintf(e->desc, sizeof(e->desc), "cpu fp32, %d thread%s, %d SiLU fused", qb_pool_size(e->pool),
-             qb_pool_size(e->pool) == 1 ? "" : "s", e->n_fused);
+    if (e->sim) {
+        int count[3] = {0};
+        for (int s = 0; s < e->n_steps; s++)
+            count[e->nodes[s].prec]++;
+        snprintf(e->desc, sizeof(e->desc), "cpu simulation, %d INT8 + %d FP16 + %d FP32 nodes, %d thread%s",
+                 count[QB_PREC_INT8], count[QB_PREC_FP16], count[QB_PREC_FP32], qb_pool_size(e->pool),
+                 qb_pool_size(e->pool) == 1 ? "" : "s");
+    } else {
+        snprintf(e->desc, sizeof(e->desc), "cpu fp32, %d thread%s, %d SiLU fused", qb_pool_size(e->pool),
+                 qb_pool_size(e->pool) == 1 ? "" : "s", e->n_fused);
+    }
     *out = e;
     e = NULL;
     goto out;
@@ -296,10 +413,15 @@ void qb_exec_free(struct qb_executor *e)
     if (!e)
         return;
     if (e->nodes)
-        for (int s = 0; s < e->n_steps; s++)
-            if (e->nodes[s].state && e->nodes[s].node->def->release)
-                e->nodes[s].node->def->release(e->nodes[s].state);
+        for (int s = 0; s < e->n_steps; s++) {
+            const struct qb_op_def *def = e->nodes[s].node->def;
+            void (*release)(void *) = e->nodes[s].int8 ? def->release_int8 : def->release;
+            if (e->nodes[s].state && release)
+                release(e->nodes[s].state);
+        }
     qb_pool_free(e->pool);
+    qb_arena_free(e->sim);
+    free(e->prep_buf);
     free(e->mem);
     free(e->scratch);
     free(e->views);
@@ -346,9 +468,26 @@ enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
             continue;
         }
         ctx.state = rt->state;
-        st = rt->node->def->run(rt->node, rt->in, rt->out, &ctx);
+        for (int i = 0; i < rt->n_prep; i++) {
+            const struct prep *p = &rt->prep[i];
+            const float *x = e->views[p->value].data;
+            float *y = rt->in[p->k].data;
+            size_t count = (size_t)qb_tview_numel(&rt->in[p->k]);
+            if (p->scale > 0)
+                qb_quant_fake(x, y, count, p->scale);
+            else
+                qb_fp16_round(x, y, count);
+        }
+        if (rt->int8)
+            st = rt->node->def->run_int8(rt->node, rt->in, rt->in_scale, rt->out, &ctx);
+        else
+            st = rt->node->def->run(rt->node, rt->in, rt->out, &ctx);
         if (st != QB_OK)
             return qb_node_errorf(e->g, rt->node, err, st, "failed at run time: %s", qb_status_str(st));
+        if (rt->prec != QB_PREC_FP32)
+            for (int k = 0; k < rt->node->n_out; k++)
+                if (rt->node->out[k] >= 0 && rt->out[k].dtype == QB_DTYPE_F32)
+                    qb_fp16_round(rt->out[k].data, rt->out[k].data, (size_t)qb_tview_numel(&rt->out[k]));
         if (e->observe)
             for (int k = 0; k < rt->node->n_out; k++)
                 if (rt->node->out[k] >= 0 && rt->out[k].dtype == QB_DTYPE_F32)
