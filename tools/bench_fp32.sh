@@ -1,6 +1,7 @@
 #!/bin/sh
 # FP32 CPU throughput of qbench's reference executor against onnxruntime-node,
-# both with 2 threads, on the YOLO11n benchmark models (640x640, batch 1 and 2).
+# both with 2 threads, on the trained YOLO12n demo and YOLO11n test models (640x640,
+# batch 2).
 #
 #   tools/bench_fp32.sh [-q QBENCH] [-r RUNS] [-k ROUNDS] [-t THREADS] [-o OUTDIR] [MODEL.onnx ...]
 #
@@ -28,7 +29,7 @@ while getopts q:r:k:t:o:h opt; do
     esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- "$src/tests/data/bench/yolo11n-640-b1.onnx" "$src/tests/data/bench/yolo11n-640-b2.onnx"
+[ $# -gt 0 ] || set -- "$src/tests/data/yolo11n-cones.onnx" "$src/assets/yolo12n-cones.onnx"
 if [ -z "$qbench" ]; then
     qbench=$(ls -t "$src"/build*/qbench 2>/dev/null | head -n 1 || true)
 fi

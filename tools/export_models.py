@@ -41,7 +41,6 @@ COCO = [
 ]
 # tiny: n-scale depth (every block), 1/4 of the n-scale width, at most 48 channels: < 1.5 MB
 TINY = {"width": 0.0625, "max_channels": 768}
-FULL = {}
 
 # name -> (architecture, size overrides, classes, batch, image size, opset, seed, Constant nodes
 # folded into initializers as an Ultralytics export (onnxslim) has them)
@@ -53,8 +52,6 @@ MODELS = {
     "yolo12n-tiny-b2-320-op19": ("yolo12", TINY, CONES, 2, 320, 19, 12, False),
     # Ultralytics' dynamic=True export: symbolic batch/height/width, anchors in the graph
     "yolo11n-tiny-dyn": ("yolo11", TINY, CONES, 2, 320, 17, 11, True),
-    "bench/yolo11n-640-b1": ("yolo11", FULL, COCO, 1, 640, 17, 1100, True),
-    "bench/yolo11n-640-b2": ("yolo11", FULL, COCO, 2, 640, 17, 1100, True),
 }
 
 
