@@ -237,7 +237,8 @@ static enum qb_status sim_step(struct qb_executor *e, struct node_rt *rt, const 
     for (int k = 0; k < n->n_in; k++) {
         const struct qb_value *v;
         float scale = 0;
-        if (!is_activation(g, n, k))
+        /* the exact INT8 forms read their bias (Conv's B, Gemm's C) as float */
+        if (!is_activation(g, n, k) || (rt->int8 && k >= 2))
             continue;
         v = &g->values[n->in[k]];
         if (rt->prec == QB_PREC_INT8) {

@@ -93,6 +93,8 @@ static size_t count_diff(const float *a, const float *b, size_t n)
 static int8_t quant(float x, float scale)
 {
     float r = x / scale, f = floorf(r), q;
+    if (r != r)
+        return 0;
     if (r - f > 0.5f || (r - f == 0.5f && fmodf(f, 2.0f) != 0))
         f += 1;
     q = fminf(fmaxf(f, -128), 127);

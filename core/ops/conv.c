@@ -8,7 +8,8 @@
  * demand (never materialised). Depthwise 2-D convolutions run a direct kernel.
  * ConvTranspose is a GEMM into a column buffer (scratch) and a col2im scatter.
  * Spatial geometry is held as three dims (D, H, W): lower ranks lead with 1s.
- * This file parses, plans and packs the weights; conv_kernels.c has the kernels.
+ * This file parses, plans and packs the weights; conv_kernels.c has the kernels,
+ * conv_int8.c the exact INT8 forms (int8.h).
  */
 #include <limits.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 
 #include "../op.h"
 #include "conv_kernels.h"
+#include "int8.h"
 #include "opsutil.h"
 #include "sgemm.h"
 
@@ -616,10 +618,12 @@ static const char *const bn_attrs[] = {"epsilon", "momentum", "spatial", "is_tes
 const struct qb_op_def qb_ops_conv[] = {
     {.name = "Conv", .min_opset = 1, .max_opset = 22, .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
      .attrs = conv_attrs, .flags = QB_OP_QUANTIZABLE, .infer = conv_infer, .prepare = conv_prepare,
-     .release = conv_release, .run = conv_run, .flops = conv_flops},
+     .release = conv_release, .run = conv_run, .prepare_int8 = qb_conv_int8_prepare,
+     .release_int8 = qb_conv_int8_release, .run_int8 = qb_conv_int8_run, .flops = conv_flops},
     {.name = "ConvTranspose", .min_opset = 1, .max_opset = 22, .min_in = 2, .max_in = 3, .min_out = 1, .max_out = 1,
      .attrs = convt_attrs, .flags = QB_OP_QUANTIZABLE, .infer = convt_infer, .prepare = convt_prepare,
-     .release = conv_release, .run = convt_run, .flops = convt_flops},
+     .release = conv_release, .run = convt_run, .prepare_int8 = qb_convt_int8_prepare,
+     .release_int8 = qb_conv_int8_release, .run_int8 = qb_convt_int8_run, .flops = convt_flops},
     {.name = "BatchNormalization", .min_opset = 1, .max_opset = 22, .min_in = 5, .max_in = 5, .min_out = 1,
      .max_out = 5, .attrs = bn_attrs, .infer = bn_infer, .run = bn_run, .flops = bn_flops},
     {.name = NULL},

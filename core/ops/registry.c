@@ -11,9 +11,10 @@ extern const struct qb_op_def qb_ops_eltwise[]; /* unary and broadcasting binary
 extern const struct qb_op_def qb_ops_shape[];   /* Reshape, Transpose, Concat, Split, Slice, Gather ... */
 extern const struct qb_op_def qb_ops_reduce[];  /* Softmax, Reduce*, ArgMax */
 extern const struct qb_op_def qb_ops_resize[];  /* Resize, Upsample */
+extern const struct qb_op_def qb_ops_qdq[];     /* QuantizeLinear, DequantizeLinear */
 
 static const struct qb_op_def *const families[] = {
-    qb_ops_conv, qb_ops_gemm, qb_ops_pool, qb_ops_eltwise, qb_ops_shape, qb_ops_reduce, qb_ops_resize,
+    qb_ops_conv, qb_ops_gemm, qb_ops_pool, qb_ops_eltwise, qb_ops_shape, qb_ops_reduce, qb_ops_resize, qb_ops_qdq,
 };
 
 const struct qb_op_def *qb_op_at(int i)
