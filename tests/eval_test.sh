@@ -19,6 +19,12 @@ sys.exit(0 if ok else 1)' "$@"
 agrees() { # dump, qbench json: eval_ref.py recomputes every number from the dump
     $py "$src/tools/eval_ref.py" "$1" --compare "$2" --tol 1e-4 --quiet >"$tmp/ref" 2>&1 || { cat "$tmp/ref"; return 1; }
 }
+same_results() { # json, json: every key but the timings (and the pack's name) equal
+    $py -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:3])
+for j in (a,b): j.pop("time",None); j.pop("pack",None)
+ok=a==b; ok or print(f"  {a}\n  != {b}"); sys.exit(0 if ok else 1)' "$1" "$2"
+}
+qbgpu=$(dirname "$qb")/qbench-gpu # the OpenCV-free build of the same front end
 
 tiny=$src/tests/data/yolo12n-tiny-b2-320.onnx
 check "eval needs --data" expect_exit 2 "usage" "$qb" eval "$tiny"
@@ -49,6 +55,47 @@ sys.exit(0 if (j["images"], j["instances"]) == (128, 898) else 1)' "$tmp/coco.js
     check "corrupt image skipped" expect_exit 0 "broken.jpg" "$qb" eval "$y11" --data "$tmp/c/images" --json "$tmp/c.json"
     check "corrupt image counted" $py -c 'import json,sys; j=json.load(open(sys.argv[1]))
 sys.exit(0 if (j["images"], j["skipped"]) == (2, 1) else 1)' "$tmp/c.json"
+
+    # packs: the same numbers and detections as from the images, without reading them
+    check "pack coco128-val" expect_exit 0 "" "$qb" pack "$y11" --data "$coco" --out "$tmp/coco.qbpack" --quiet
+    check "eval --pack coco" expect_exit 0 "" "$qb" eval "$y11" --pack "$tmp/coco.qbpack" --threads 2 \
+        --json "$tmp/coco.pack.json" --save-detections "$tmp/coco.pack.dets.json"
+    check "coco: pack gives the same results" same_results "$tmp/coco.json" "$tmp/coco.pack.json"
+    check "coco: pack gives the same detections" cmp "$tmp/coco.dets.json" "$tmp/coco.pack.dets.json"
+    check "pack --compress deflate, --images 16" expect_exit 0 "" "$qb" pack "$y11" --data "$coco" --images 16 \
+        --compress deflate --out "$tmp/coco16z.qbpack" --quiet
+    check "eval from images, 16" expect_exit 0 "" "$qb" eval "$y11" --data "$coco" --images 16 --json "$tmp/c16.json" --quiet
+    check "eval from the deflated pack, 16" expect_exit 0 "" "$qb" eval "$y11" --pack "$tmp/coco16z.qbpack" \
+        --json "$tmp/c16p.json" --quiet
+    check "deflated pack gives the same results" same_results "$tmp/c16.json" "$tmp/c16p.json"
+    check "pack with a corrupt image" expect_exit 0 "broken.jpg" "$qb" pack "$y11" --data "$tmp/c/images" \
+        --out "$tmp/c.qbpack"
+    check "eval --pack counts the skipped image" expect_exit 0 "broken.jpg" "$qb" eval "$y11" --pack "$tmp/c.qbpack" \
+        --json "$tmp/c.pack.json"
+    check "skipped as from the images" same_results "$tmp/c.json" "$tmp/c.pack.json"
+    if [ -x "$qbgpu" ]; then
+        check "qbench-gpu eval --pack" expect_exit 0 "" "$qbgpu" eval "$y11" --pack "$tmp/c.qbpack" \
+            --json "$tmp/c.gpu.json"
+        check "qbench-gpu: the same results" same_results "$tmp/c.json" "$tmp/c.gpu.json"
+        check "qbench-gpu eval --data says to pack" expect_exit 2 "--pack" "$qbgpu" eval "$y11" --data "$coco"
+    else
+        echo "SKIPPED: qbench-gpu cases ($qbgpu absent)"
+    fi
+    check "a pack for another input size is refused" expect_exit 2 "320x320" "$qb" eval \
+        "$src/assets/yolo12n-cones.onnx" --pack "$tmp/c.qbpack"
+    grep -qF "640x640" "$tmp/err" || { echo "  the error lacks the model's size"; cat "$tmp/err"; fail=$((fail + 1)); }
+    check "--letterbox other than the pack's" expect_exit 2 "--letterbox predict" "$qb" eval "$y11" \
+        --pack "$tmp/c.qbpack" --letterbox val
+    check "--data and --pack together" expect_exit 2 "exclude" "$qb" eval "$y11" --data "$coco" --pack "$tmp/c.qbpack"
+    head -c 5000 "$tmp/coco.qbpack" >"$tmp/cut.qbpack"
+    check "a truncated pack" expect_exit 2 "truncated" "$qb" eval "$y11" --pack "$tmp/cut.qbpack"
+    check "not a pack" expect_exit 2 "not a qbench pack" "$qb" eval "$y11" --pack "$coco"
+    $py -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[5000]^=1; open(sys.argv[2],"wb").write(b)' \
+        "$tmp/coco.qbpack" "$tmp/flip.qbpack"
+    check "a damaged image in a pack stops the run" expect_exit 2 "pixel CRC" "$qb" eval "$y11" --pack "$tmp/flip.qbpack"
+    $py -c 'import sys,zlib; b=bytearray(open(sys.argv[1],"rb").read()); b[8]=9; b[92:96]=zlib.crc32(bytes(b[:92])).to_bytes(4,"little")
+open(sys.argv[2],"wb").write(b)' "$tmp/c.qbpack" "$tmp/v9.qbpack"
+    check "a pack of an unknown version is refused" expect_exit 2 "version 9" "$qb" eval "$y11" --pack "$tmp/v9.qbpack"
 else
     echo "SKIPPED: coco128-val / yolo11n fixture cases ($fixtures absent)"
 fi
@@ -61,6 +108,12 @@ if [ -f "$demo/data.yaml" ]; then
         check "$n: eval_ref.py agrees to 1e-4" agrees "$tmp/$n.dets.json" "$tmp/$n.json"
         check "$n: a trained model finds cones (mAP50 > 0.5)" json_near "$tmp/$n.json" map50 0.75 0.25
     done
+    check "pack 64 demo images" expect_exit 0 "" "$qb" pack "$src/assets/yolo12n-cones.onnx" --data "$demo/data.yaml" \
+        --images 64 --out "$tmp/demo.qbpack" --quiet
+    check "eval --pack on the demo" expect_exit 0 "" "$qb" eval "$src/assets/yolo12n-cones.onnx" \
+        --pack "$tmp/demo.qbpack" --json "$tmp/demo.pack.json" --save-detections "$tmp/demo.pack.dets.json"
+    check "demo: pack gives the same results" same_results "$tmp/yolo12n-cones.json" "$tmp/demo.pack.json"
+    check "demo: pack gives the same detections" cmp "$tmp/yolo12n-cones.dets.json" "$tmp/demo.pack.dets.json"
     check "--images limits the count" $py -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["images"] == 64 else 1)' \
         "$tmp/yolov8n-cones.json"
 else

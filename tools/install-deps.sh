@@ -10,13 +10,14 @@
 #   libcjson-dev                       --json output (and, later, session presets)
 #   libmd-dev                          sha256 of models
 #   libyaml-dev                        Ultralytics data.yaml (core/dataset.c)
+#   zlib1g-dev                         packed datasets: CRC-32 and deflated pixels (core/pack.c)
 #   python3-numpy                      tools/eval_ref.py, the independent mAP implementation the eval test checks against
 #   nodejs npm                         the onnxruntime-node oracle in the tests (skipped if npm exists)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(cmake pkg-config build-essential clang
       libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-      libopencv-dev libcjson-dev libmd-dev libyaml-dev python3-numpy)
+      libopencv-dev libcjson-dev libmd-dev libyaml-dev zlib1g-dev python3-numpy)
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"

@@ -50,5 +50,7 @@ int qb_cmd_run(int argc, char **argv);
 int qb_cmd_bench(int argc, char **argv);
 int qb_cmd_demo_data(int argc, char **argv);
 int qb_cmd_eval(int argc, char **argv);
+int qb_cmd_calib(int argc, char **argv);
+int qb_cmd_pack(int argc, char **argv);
 
 #endif

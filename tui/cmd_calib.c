@@ -21,7 +21,6 @@
 #include "core/exec.h"
 #include "core/threadpool.h"
 
-int qb_cmd_calib(int argc, char **argv);
 
 #define MAX_VIDEOS 64
 #define FEW_IMAGES 100
