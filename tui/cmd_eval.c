@@ -1,7 +1,9 @@
-/* qbench eval: mAP of the FP32 reference on a labelled dataset, as `yolo val`
- * reports it (core/dataset.h, core/detect.h, core/metrics.h do the work), from
- * image files or from a pack (core/pack.h). A producer thread decodes the next
- * batch while the executor runs the current one (two batch buffers). */
+/* qbench eval: mAP on a labelled dataset, as `yolo val` reports it (core/dataset.h,
+ * core/detect.h, core/metrics.h do the work), of the FP32 reference or of a
+ * precision plan simulated exactly, beside its FP32 and FP16 baselines
+ * (tui/eval_variants.c); from image files or from a pack (core/pack.h). A
+ * producer thread decodes the next batch while the executors run the current one
+ * (two batch buffers). */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,11 +12,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_plan.h"
 #include "core/dataset.h"
 #include "core/detect.h"
 #include "core/exec.h"
 #include "core/metrics.h"
 #include "core/pack.h"
+#include "eval_variants.h"
 
 struct eval_opts {
     const char *model, *data, *split, *pack, *json, *dets_path;
@@ -22,6 +26,9 @@ struct eval_opts {
     enum qb_letterbox_mode mode;
     bool mode_set;
     struct qb_detect_opts detect;
+    struct qb_plan_spec plan;
+    const char *calib;
+    bool no_baselines, verbose;
     bool quiet;
 };
 
@@ -40,11 +47,10 @@ struct eval {
     struct eval_opts o;
     const char *source;     /* the data spec or the pack, for messages */
     struct qb_graph *g;
-    struct qb_executor *e;
+    struct eval_variants vs; /* vs.v[0]: what was asked, the others its baselines */
     struct qb_dataset *ds;  /* one of ds and pack */
     struct qb_pack *pack;
     struct qb_detector *det;
-    struct qb_metrics *m;
     struct qb_video *video; /* the producer's */
     char **names;           /* the model's (metadata) or the dataset's */
     int nc, n_model_names;
@@ -60,13 +66,14 @@ struct eval {
     FILE *dump;
     char *dump_tmp;
     long n_images, n_skipped, n_dump;
-    double t_decode, t_infer, t_post, t_start, t_progress;
+    double t_decode, t_post, t_start, t_progress;
 };
 
 static const char usage[] =
     "usage: qbench eval MODEL (--data D.yaml|DIR|LIST [--split val] | --pack P.qbpack) [--images N] [--threads N]\n"
     "                   [--letterbox predict|val] [--conf C] [--iou I] [--max-det N]\n"
-    "                   [--json OUT] [--save-detections OUT.json] [--quiet]\n";
+    "                   [--json OUT] [--save-detections OUT.json] [--quiet]\n"
+    "                   [--calib C.json] [--no-baselines] [--verbose] " QB_CLI_PLAN_USAGE;
 
 static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_model_opts *mo)
 {
@@ -74,14 +81,18 @@ static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_
     o->split = "val";
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, mo);
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *a, *v;
         char *end = NULL;
+        if (r == 0)
+            r = qb_cli_plan_opt(argc, argv, &i, &o->plan);
         if (r < 0)
             return -1;
         if (r)
             continue;
-        if (strcmp(a, "--quiet") == 0) {
-            o->quiet = true;
+        a = argv[i];
+        v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "--no-baselines") == 0 || strcmp(a, "--verbose") == 0) {
+            *(a[2] == 'q' ? &o->quiet : a[2] == 'n' ? &o->no_baselines : &o->verbose) = true;
             continue;
         }
         if (a[0] == '-' && !v) {
@@ -90,6 +101,8 @@ static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_
         }
         if (strcmp(a, "--data") == 0) {
             o->data = argv[++i];
+        } else if (strcmp(a, "--calib") == 0) {
+            o->calib = argv[++i];
         } else if (strcmp(a, "--pack") == 0) {
             o->pack = argv[++i];
         } else if (strcmp(a, "--split") == 0) {
@@ -134,6 +147,8 @@ bad:
         fprintf(stderr, "qbench eval: bad value for %s: '%s'\n", a, argv[i]);
         return -1;
     }
+    if (qb_cli_plan_finish(&o->plan) < 0)
+        return -1;
     if (!o->model || !o->data == !o->pack) {
         if (o->data && o->pack)
             fputs("qbench eval: --data and --pack exclude each other\n", stderr);
@@ -151,11 +166,11 @@ static void eval_free(struct eval *ev)
     }
     free(ev->dump_tmp);
     qb_video_close(ev->video);
-    qb_metrics_free(ev->m);
+    eval_variants_free(&ev->vs);
+    qb_plan_spec_free(&ev->o.plan);
     qb_detector_free(ev->det);
     qb_dataset_free(ev->ds);
     qb_pack_close(ev->pack);
-    qb_exec_free(ev->e);
     qb_graph_free(ev->g);
     if (ev->n_model_names)
         qb_cli_free_names(ev->names, ev->n_model_names);
@@ -175,8 +190,7 @@ static void eval_free(struct eval *ev)
 static enum qb_status check_model(struct eval *ev, struct qb_error *err)
 {
     const struct qb_graph *g = ev->g;
-    const struct qb_value *in = &g->values[g->inputs[0]];
-    const struct qb_tview *out;
+    const struct qb_value *in = &g->values[g->inputs[0]], *out = &g->values[g->outputs[0]];
     struct qb_detect_layout layout;
     enum qb_status st;
 
@@ -185,7 +199,6 @@ static enum qb_status check_model(struct eval *ev, struct qb_error *err)
     ev->batch = (int)in->shape[0];
     ev->h = (int)in->shape[2];
     ev->w = (int)in->shape[3];
-    out = qb_exec_output(ev->e, 0);
     if (out->dtype != QB_DTYPE_F32)
         return qb_errorf(err, QB_ERR_SHAPE, "%s: output 0 is %s; a detect head is float32", g->path,
                          qb_dtype_name(out->dtype));
@@ -413,20 +426,25 @@ static void *produce(void *arg)
 
 /* ---- the consumer: inference, decoding and scoring ---- */
 
+/* Detections of every variant against the labels; v[0]'s go to the dump. */
 static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *err)
 {
-    const float *out = (const float *)qb_exec_output(ev->e, 0)->data;
     double t0 = qb_cli_now();
     enum qb_status st = QB_OK;
 
+    eval_variants_compare(&ev->vs, filled, ev->batch);
     for (int s = 0; s < filled && st == QB_OK; s++) {
-        int nd = 0, ng = 0;
+        int ng = 0;
         if ((st = src_labels(ev, ev->pos[s], &ev->lb[s], &ng, err)) != QB_OK)
             break;
-        if ((st = qb_detect_image(ev->det, out, s, &ev->lb[s], ev->dets, &nd, err)) == QB_OK)
-            st = qb_metrics_add(ev->m, ev->dets, nd, ev->gt, ng, err);
-        if (st == QB_OK && ev->dump)
-            dump_image(ev, ev->pos[s], &ev->lb[s], ev->dets, nd);
+        for (int k = ev->vs.n - 1; k >= 0 && st == QB_OK; k--) {
+            const float *out = (const float *)qb_exec_output(ev->vs.v[k].e, 0)->data;
+            int nd = 0;
+            if ((st = qb_detect_image(ev->det, out, s, &ev->lb[s], ev->dets, &nd, err)) == QB_OK)
+                st = qb_metrics_add(ev->vs.v[k].m, ev->dets, nd, ev->gt, ng, err);
+            if (st == QB_OK && k == 0 && ev->dump)
+                dump_image(ev, ev->pos[s], &ev->lb[s], ev->dets, nd);
+        }
         ev->n_images++;
     }
     ev->t_post += qb_cli_now() - t0;
@@ -448,13 +466,11 @@ static void progress(struct eval *ev, bool last)
 static enum qb_status consume(struct eval *ev, struct pipe *p, struct qb_error *err)
 {
     const size_t bytes = (size_t)ev->batch * 3 * ev->h * ev->w * sizeof(float);
-    float *input = (float *)qb_exec_input(ev->e, 0)->data;
     enum qb_status st = QB_OK;
 
     for (int k = 0; st == QB_OK; k ^= 1) {
         struct batch *b = &ev->buf[k];
         int filled;
-        double t0;
 
         pthread_mutex_lock(&p->mu);
         while (!p->ready[k] && !p->failed)
@@ -470,18 +486,21 @@ static enum qb_status consume(struct eval *ev, struct pipe *p, struct qb_error *
         ev->t_decode += b->t_decode;
         if ((filled = b->filled) == 0)
             break;
-        memcpy(input, b->input, bytes);
+        for (int v = 0; v < ev->vs.n; v++)
+            memcpy(qb_exec_input(ev->vs.v[v].e, 0)->data, b->input, bytes);
         memcpy(ev->lb, b->lb, (size_t)filled * sizeof(*ev->lb));
         memcpy(ev->pos, b->pos, (size_t)filled * sizeof(*ev->pos));
         pthread_mutex_lock(&p->mu);
         p->ready[k] = false;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        t0 = qb_cli_now();
-        if ((st = qb_exec_run(ev->e, err)) != QB_OK)
-            break;
-        ev->t_infer += qb_cli_now() - t0;
-        st = score_batch(ev, filled, err);
+        for (int v = 0; v < ev->vs.n && st == QB_OK; v++) {
+            double t0 = qb_cli_now();
+            st = qb_exec_run(ev->vs.v[v].e, err);
+            ev->vs.v[v].t_infer += qb_cli_now() - t0;
+        }
+        if (st == QB_OK)
+            st = score_batch(ev, filled, err);
         progress(ev, false);
     }
     return st;
@@ -557,7 +576,7 @@ static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, 
     cJSON_AddStringToObject(root, "split", ev->o.split);
     if (ev->o.pack)
         cJSON_AddStringToObject(root, "pack", ev->o.pack);
-    cJSON_AddStringToObject(root, "precision_mode", "fp32");
+    eval_variants_json(root, &ev->vs, ev->n_images);
     cJSON_AddNumberToObject(root, "images", (double)r->n_images);
     cJSON_AddNumberToObject(root, "instances", (double)r->n_instances);
     cJSON_AddNumberToObject(root, "skipped", (double)ev->n_skipped);
@@ -585,7 +604,7 @@ static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, 
     cJSON_AddNumberToObject(t, "total_s", total_s);
     cJSON_AddNumberToObject(t, "images_per_s", ev->n_images / (total_s + 1e-12));
     cJSON_AddNumberToObject(t, "decode_ms_per_image", 1e3 * ev->t_decode / n);
-    cJSON_AddNumberToObject(t, "inference_ms_per_image", 1e3 * ev->t_infer / n);
+    cJSON_AddNumberToObject(t, "inference_ms_per_image", 1e3 * ev->vs.v[0].t_infer / n);
     cJSON_AddNumberToObject(t, "postprocess_ms_per_image", 1e3 * ev->t_post / n);
     cJSON_AddItemToObject(root, "time", t);
     return root;
@@ -593,26 +612,31 @@ static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, 
 
 static enum qb_status report(struct eval *ev, struct qb_error *err)
 {
-    struct qb_map_result r = {0};
-    double total = qb_cli_now() - ev->t_start, n = ev->n_images;
+    const struct qb_map_result *r = &ev->vs.v[0].r;
+    double total = qb_cli_now() - ev->t_start, n = ev->n_images, infer = 0;
     enum qb_status st;
 
-    if ((st = qb_metrics_summary(ev->m, &r, err)) != QB_OK)
+    if ((st = eval_variants_summary(&ev->vs, err)) != QB_OK)
         return st;
+    for (int v = 0; v < ev->vs.n; v++)
+        infer += ev->vs.v[v].t_infer;
     if (!ev->o.json || strcmp(ev->o.json, "-") != 0) {
-        qb_metrics_print(stdout, &r, (const char *const *)ev->names);
-        printf("Speed: %.1f ms decode, %.1f ms inference, %.1f ms postprocess per image; %ld images in %.1f s "
-               "(%.1f images/s)%s\n", 1e3 * ev->t_decode / n, 1e3 * ev->t_infer / n, 1e3 * ev->t_post / n,
-               ev->n_images, total, n / total, "");
+        if (ev->vs.v[0].prec)
+            printf("%s: %s\n", ev->vs.mode, qb_exec_describe(ev->vs.v[0].e));
+        qb_metrics_print(stdout, r, (const char *const *)ev->names);
+        printf("Speed: %.1f ms decode, %.1f ms inference%s, %.1f ms postprocess per image; %ld images in %.1f s "
+               "(%.1f images/s)\n", 1e3 * ev->t_decode / n, 1e3 * infer / n,
+               ev->vs.n > 1 ? " (the plan and its baselines)" : "", 1e3 * ev->t_post / n, ev->n_images, total,
+               n / total);
         if (ev->n_skipped)
             printf("%ld unreadable images skipped (see the warnings above)\n", ev->n_skipped);
+        eval_variants_print(stdout, &ev->vs, ev->n_images);
     }
     if (ev->o.json) {
-        cJSON *root = result_json(ev, &r, total);
+        cJSON *root = result_json(ev, r, total);
         st = root ? qb_cli_write_json(ev->o.json, root, err) : qb_errorf(err, QB_ERR_NOMEM, "out of memory");
         cJSON_Delete(root);
     }
-    qb_map_result_free(&r);
     return st;
 }
 
@@ -649,8 +673,7 @@ static enum qb_status alloc_buffers(struct eval *ev, struct qb_error *err)
     ev->lb = calloc(n, sizeof(*ev->lb));
     ev->pos = calloc(n, sizeof(*ev->pos));
     ev->dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->dets));
-    ev->m = qb_metrics_new(ev->nc);
-    if (!ev->rgb || !ev->lb || !ev->pos || !ev->dets || !ev->m)
+    if (!ev->rgb || !ev->lb || !ev->pos || !ev->dets)
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     for (int k = 0; k < 2; k++) {
         struct batch *b = &ev->buf[k];
@@ -686,12 +709,15 @@ static enum qb_status start_dump(struct eval *ev, struct qb_error *err)
 int qb_cmd_eval(int argc, char **argv)
 {
     struct qb_cli_model_opts mo = {0};
+    struct eval_variants_opts vo;
     struct eval ev = {0};
     struct qb_error err = {0};
     enum qb_status st = QB_OK;
 
-    if (parse_args(argc, argv, &ev.o, &mo) != 0)
+    if (parse_args(argc, argv, &ev.o, &mo) != 0) {
+        qb_plan_spec_free(&ev.o.plan);
         return QB_EXIT_USAGE;
+    }
     if ((st = open_source(&ev, &err)) != QB_OK)
         goto out;
     if (!(ev.g = qb_cli_load(ev.o.model, &mo, &st))) { /* qb_cli_load printed why */
@@ -699,11 +725,14 @@ int qb_cmd_eval(int argc, char **argv)
         return qb_cli_exit_code(st);
     }
     ev.n_model_names = qb_cli_model_names(ev.g, &ev.names);
-    if ((st = qb_exec_new(ev.g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &ev.e, &err)) !=
-        QB_OK)
-        goto out;
     if ((st = check_model(&ev, &err)) != QB_OK || (ev.pack && (st = check_pack(&ev, &err)) != QB_OK) ||
-        (st = check_classes(&ev, &err)) != QB_OK || (st = alloc_buffers(&ev, &err)) != QB_OK)
+        (st = check_classes(&ev, &err)) != QB_OK)
+        goto out;
+    vo = (struct eval_variants_opts){
+        .model = ev.o.model, .plan = &ev.o.plan, .calib = ev.o.calib, .baselines = !ev.o.no_baselines,
+        .verbose = ev.o.verbose, .log = ev.o.json && strcmp(ev.o.json, "-") == 0 ? stderr : stdout,
+        .exec = &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, .nc = ev.nc};
+    if ((st = eval_variants_new(&ev.vs, ev.g, &vo, &err)) != QB_OK || (st = alloc_buffers(&ev, &err)) != QB_OK)
         goto out;
     if (ev.o.dets_path && (st = start_dump(&ev, &err)) != QB_OK)
         goto out;

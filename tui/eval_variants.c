@@ -1,0 +1,224 @@
+/* The plan and its baselines in `qbench eval` (tui/eval_variants.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_plan.h"
+#include "core/calib.h"
+#include "eval_variants.h"
+
+static enum qb_status add_variant(struct eval_variants *vs, const struct qb_graph *g, const char *name,
+                                  enum qb_prec *prec, const struct eval_variants_opts *o, struct qb_error *err)
+{
+    struct eval_variant *v = &vs->v[vs->n++];
+    struct qb_exec_opts eo = *o->exec;
+    enum qb_status st;
+
+    v->name = name;
+    v->prec = prec;
+    eo.prec = prec;
+    eo.amax = vs->amax;
+    if ((st = qb_exec_new(g, &eo, &v->e, err)) != QB_OK)
+        return st;
+    if (!(v->m = qb_metrics_new(o->nc)))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    return QB_OK;
+}
+
+static enum qb_status read_calib(struct eval_variants *vs, const struct qb_graph *g, const struct eval_variants_opts *o,
+                                 struct qb_error *err)
+{
+    struct qb_calib_table t = {0};
+    char sha[65];
+    enum qb_status st;
+
+    if (!o->calib)
+        return qb_errorf(err, QB_ERR_USAGE, "the plan runs %d nodes in INT8: give their calibration with --calib "
+                         "C.json (made by qbench calib)", vs->n_int8);
+    if (!(vs->amax = malloc((size_t)g->n_values * sizeof(float))))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    if ((st = qb_calib_file_sha256(o->model, sha, err)) == QB_OK &&
+        (st = qb_calib_table_load(o->calib, sha, &t, err)) == QB_OK)
+        st = qb_calib_table_amax(&t, g, vs->v[0].prec, vs->amax, err);
+    qb_calib_table_free(&t);
+    return st;
+}
+
+enum qb_status eval_variants_new(struct eval_variants *vs, const struct qb_graph *g,
+                                 const struct eval_variants_opts *o, struct qb_error *err)
+{
+    enum qb_prec *prec = NULL, *fp16 = NULL;
+    enum qb_status st;
+
+    memset(vs, 0, sizeof(*vs));
+    vs->mode = "fp32";
+    if ((st = qb_cli_plan_resolve(g, o->plan, o->log, o->verbose, &prec)) != QB_OK)
+        return qb_errorf(err, st, "the plan does not fit %s (see above)", o->model);
+    vs->v[0].prec = prec; /* owned from here on, freed with the variants */
+    if (prec) {
+        for (int i = 0; i < g->n_order; i++) {
+            vs->n_int8 += prec[g->order[i]] == QB_PREC_INT8;
+            vs->n_fp16 += prec[g->order[i]] == QB_PREC_FP16;
+        }
+        qb_plan_hash(g, prec, vs->hash);
+        vs->mode = !vs->n_int8 ? "fp16" : o->plan->base == QB_PREC_INT8 && !o->plan->n_rules ? "int8" : "mixed";
+        if (vs->n_int8 && (st = read_calib(vs, g, o, err)) != QB_OK)
+            return st;
+    }
+    if ((st = add_variant(vs, g, prec ? "plan" : "fp32", prec, o, err)) != QB_OK || !prec || !o->baselines)
+        return st;
+    if ((st = add_variant(vs, g, "fp32", NULL, o, err)) != QB_OK || !vs->n_int8)
+        return st;
+    if (!(fp16 = malloc((size_t)g->n_nodes * sizeof(*fp16))))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++)
+        fp16[i] = QB_PREC_FP16;
+    return add_variant(vs, g, "fp16", fp16, o, err);
+}
+
+void eval_variants_free(struct eval_variants *vs)
+{
+    for (int i = 0; i < 3; i++) {
+        qb_exec_free(vs->v[i].e);
+        qb_metrics_free(vs->v[i].m);
+        qb_map_result_free(&vs->v[i].r);
+        free(vs->v[i].prec);
+    }
+    free(vs->amax);
+    memset(vs, 0, sizeof(*vs));
+}
+
+static const struct eval_variant *find(const struct eval_variants *vs, const char *name)
+{
+    for (int i = 1; i < vs->n; i++)
+        if (strcmp(vs->v[i].name, name) == 0)
+            return &vs->v[i];
+    return NULL;
+}
+
+void eval_variants_compare(struct eval_variants *vs, int filled, int batch)
+{
+    const struct eval_variant *ref = find(vs, "fp32");
+    const struct qb_tview *x, *y;
+    size_t n;
+
+    if (!ref)
+        return;
+    x = qb_exec_output(vs->v[0].e, 0);
+    y = qb_exec_output(ref->e, 0);
+    n = (size_t)(qb_tview_numel(x) / batch * filled);
+    for (size_t i = 0; i < n; i++) {
+        double a = ((const float *)x->data)[i], b = ((const float *)y->data)[i];
+        vs->ref2 += b * b;
+        vs->err2 += (a - b) * (a - b);
+        vs->dot += a * b;
+        vs->x2 += a * a;
+    }
+}
+
+enum qb_status eval_variants_summary(struct eval_variants *vs, struct qb_error *err)
+{
+    for (int i = 0; i < vs->n; i++) {
+        enum qb_status st = qb_metrics_summary(vs->v[i].m, &vs->v[i].r, err);
+        if (st != QB_OK)
+            return st;
+    }
+    return QB_OK;
+}
+
+static double sqnr_db(const struct eval_variants *vs)
+{
+    return vs->err2 > 0 ? 10.0 * log10(vs->ref2 / vs->err2) : INFINITY;
+}
+
+static double cosine(const struct eval_variants *vs)
+{
+    return vs->x2 > 0 && vs->ref2 > 0 ? vs->dot / sqrt(vs->x2 * vs->ref2) : 0.0;
+}
+
+static void print_row(FILE *f, const char *label, const struct qb_map_result *r, const struct qb_map_result *base,
+                      double ms)
+{
+    fprintf(f, "%-18s %9.4f %9.4f %9.4f %9.4f", label, r->map50, r->map50_95, r->precision, r->recall);
+    if (base)
+        fprintf(f, "   %+8.4f %+8.4f", r->map50 - base->map50, r->map50_95 - base->map50_95);
+    else
+        fprintf(f, "   %8s %8s", "", "");
+    fprintf(f, " %10.1f\n", ms);
+}
+
+void eval_variants_print(FILE *f, const struct eval_variants *vs, long n_images)
+{
+    const struct eval_variant *fp16 = find(vs, "fp16"), *fp32 = find(vs, "fp32");
+    const struct qb_map_result *base = fp16 ? &fp16->r : fp32 ? &fp32->r : NULL;
+    char label[40];
+    double n = n_images > 0 ? (double)n_images : 1.0;
+
+    if (vs->n < 2)
+        return;
+    fprintf(f, "\n%-18s %9s %9s %9s %9s   %8s %8s %10s\n", "precision", "mAP50", "mAP50-95", "P", "R", "dmAP50",
+            "dmAP5095", "ms/image");
+    fprintf(f, "%-18s %9s %9s %9s %9s   %17s %10s\n", "", "", "", "", "", base == &fp32->r ? "(vs FP32)" : "(vs FP16)",
+            "(CPU sim)");
+    print_row(f, "FP32 (reference)", &fp32->r, NULL, 1e3 * fp32->t_infer / n);
+    if (fp16)
+        print_row(f, "FP16", &fp16->r, &fp32->r, 1e3 * fp16->t_infer / n);
+    snprintf(label, sizeof(label), "plan %.12s", vs->hash);
+    print_row(f, label, &vs->v[0].r, base, 1e3 * vs->v[0].t_infer / n);
+    if (fp16)
+        fprintf(f, "%-18s %9s %9s %9s %9s   %+8.4f %+8.4f\n", "  vs FP32", "", "", "", "",
+                vs->v[0].r.map50 - fp32->r.map50, vs->v[0].r.map50_95 - fp32->r.map50_95);
+    fprintf(f, "Output fidelity of the plan against FP32 (output 0, %ld images): SQNR %.2f dB, cosine %.6f\n",
+            n_images, sqnr_db(vs), cosine(vs));
+}
+
+static void add_metrics(cJSON *o, const struct qb_map_result *r)
+{
+    cJSON_AddNumberToObject(o, "map50", r->map50);
+    cJSON_AddNumberToObject(o, "map50_95", r->map50_95);
+    cJSON_AddNumberToObject(o, "precision", r->precision);
+    cJSON_AddNumberToObject(o, "recall", r->recall);
+}
+
+static void add_delta(cJSON *root, const char *key, const struct qb_map_result *r, const struct qb_map_result *base)
+{
+    cJSON *d = cJSON_AddObjectToObject(root, key);
+    if (!d)
+        return;
+    cJSON_AddNumberToObject(d, "map50", r->map50 - base->map50);
+    cJSON_AddNumberToObject(d, "map50_95", r->map50_95 - base->map50_95);
+    cJSON_AddNumberToObject(d, "precision", r->precision - base->precision);
+    cJSON_AddNumberToObject(d, "recall", r->recall - base->recall);
+}
+
+void eval_variants_json(cJSON *root, const struct eval_variants *vs, long n_images)
+{
+    const struct eval_variant *fp16 = find(vs, "fp16"), *fp32 = find(vs, "fp32");
+    cJSON *plan, *base;
+    double n = n_images > 0 ? (double)n_images : 1.0;
+
+    cJSON_AddStringToObject(root, "precision_mode", vs->mode);
+    cJSON_AddStringToObject(root, "executor", qb_exec_describe(vs->v[0].e));
+    if (!vs->v[0].prec)
+        return;
+    if ((plan = cJSON_AddObjectToObject(root, "plan"))) {
+        cJSON_AddStringToObject(plan, "hash", vs->hash);
+        cJSON_AddNumberToObject(plan, "int8_nodes", vs->n_int8);
+        cJSON_AddNumberToObject(plan, "fp16_nodes", vs->n_fp16);
+    }
+    if (vs->n < 2 || !(base = cJSON_AddObjectToObject(root, "baselines")))
+        return;
+    for (int i = 1; i < vs->n; i++) {
+        cJSON *o = cJSON_AddObjectToObject(base, vs->v[i].name);
+        if (!o)
+            continue;
+        add_metrics(o, &vs->v[i].r);
+        cJSON_AddNumberToObject(o, "inference_ms_per_image", 1e3 * vs->v[i].t_infer / n);
+    }
+    add_delta(root, "delta_fp32", &vs->v[0].r, &fp32->r);
+    if (fp16)
+        add_delta(root, "delta_fp16", &vs->v[0].r, &fp16->r);
+    if (isfinite(sqnr_db(vs)))
+        cJSON_AddNumberToObject(root, "sqnr_db", sqnr_db(vs));
+    cJSON_AddNumberToObject(root, "cosine", cosine(vs));
+}
