@@ -101,7 +101,7 @@ else
 fi
 
 if [ -f "$demo/data.yaml" ]; then
-    for m in "$src/assets/yolo12n-cones.onnx" "$src/tests/data/yolov8n-cones.onnx"; do
+    for m in "$src/assets/yolo12n-cones.onnx" "$src/tests/data/yolo11n-cones.onnx" "$src/tests/data/yolov8n-cones.onnx"; do
         n=$(basename "$m" .onnx)
         check "eval $n on 64 demo images" expect_exit 0 "" "$qb" eval "$m" --data "$demo/data.yaml" --images 64 \
             --json "$tmp/$n.json" --save-detections "$tmp/$n.dets.json"

@@ -6,3 +6,6 @@ set_tests_properties(eval PROPERTIES TIMEOUT 600 ENVIRONMENT
                      "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")
 add_test(NAME eval_ref COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tools/test_eval_ref.py)
 add_test(NAME calib COMMAND ${CMAKE_COMMAND} -E env QB_SOURCE_DIR=${CMAKE_SOURCE_DIR} QB_BINARY=$<TARGET_FILE:qbench> QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo bash ${CMAKE_CURRENT_SOURCE_DIR}/calib_test.sh)
+add_test(NAME plan COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/plan_test.sh)
+set_tests_properties(plan PROPERTIES TIMEOUT 600 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")

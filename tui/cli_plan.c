@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli_plan.h"
+#include "core/calib.h"
 
 static const struct {
     const char *opt;
@@ -186,5 +187,34 @@ out:
         fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
     free(prec);
     free(why);
+    return st;
+}
+
+enum qb_status qb_cli_plan_amax(const struct qb_graph *g, const char *model, const char *calib,
+                                const enum qb_prec *prec, float **amax, struct qb_error *err)
+{
+    struct qb_calib_table t = {0};
+    char sha[65];
+    enum qb_status st;
+    int n_int8 = 0;
+
+    *amax = NULL;
+    for (int i = 0; prec && i < g->n_order; i++)
+        n_int8 += prec[g->order[i]] == QB_PREC_INT8;
+    if (!n_int8)
+        return QB_OK;
+    if (!calib)
+        return qb_errorf(err, QB_ERR_USAGE, "the plan runs %d nodes in INT8: give their calibration with --calib "
+                         "C.json (made by qbench calib)", n_int8);
+    if (!(*amax = malloc((size_t)g->n_values * sizeof(float))))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    if ((st = qb_calib_file_sha256(model, sha, err)) == QB_OK &&
+        (st = qb_calib_table_load(calib, sha, &t, err)) == QB_OK)
+        st = qb_calib_table_amax(&t, g, prec, *amax, err);
+    qb_calib_table_free(&t);
+    if (st != QB_OK) {
+        free(*amax);
+        *amax = NULL;
+    }
     return st;
 }

@@ -54,4 +54,11 @@ enum qb_status qb_cli_plan_resolve(const struct qb_graph *g, const struct qb_pla
 void qb_cli_plan_print(FILE *f, const struct qb_plan_spec *s, const struct qb_graph *g, const enum qb_prec *prec,
                        const int *why, bool verbose);
 
+/* The amax per value (g->n_values entries, malloc'd) that the INT8 nodes of prec
+ * read, from the calibration table at calib (made for the model file at model:
+ * its sha256 is checked). *amax = NULL when no node runs INT8; an INT8 node and
+ * no table is a usage error that says to give --calib. */
+enum qb_status qb_cli_plan_amax(const struct qb_graph *g, const char *model, const char *calib,
+                                const enum qb_prec *prec, float **amax, struct qb_error *err);
+
 #endif

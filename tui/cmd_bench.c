@@ -1,10 +1,12 @@
-/* qbench bench: latency and throughput of the CPU reference (median after warm-up). */
+/* qbench bench: latency and throughput (median after warm-up) of the CPU reference,
+ * or of the CPU simulation of a precision plan. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_plan.h"
 #include "core/exec.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -16,7 +18,10 @@ static int cmp_double(const void *a, const void *b)
 int qb_cmd_bench(int argc, char **argv)
 {
     struct qb_cli_model_opts mo = {0};
-    const char *model = NULL, *json = NULL;
+    const char *model = NULL, *json = NULL, *calib = NULL;
+    struct qb_plan_spec plan = {0};
+    enum qb_prec *prec = NULL;
+    float *amax = NULL;
     int runs = 20, warmup = 3;
     struct qb_graph *g = NULL;
     struct qb_executor *e = NULL;
@@ -26,8 +31,10 @@ int qb_cmd_bench(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, &mo);
+        if (r == 0)
+            r = qb_cli_plan_opt(argc, argv, &i, &plan);
         if (r < 0)
-            return QB_EXIT_USAGE;
+            goto usage;
         if (r)
             continue;
         const char *a = argv[i];
@@ -36,25 +43,37 @@ int qb_cmd_bench(int argc, char **argv)
             long v = strtol(argv[++i], &end, 10);
             if (*end || v < (a[2] == 'r') || v > 100000) {
                 fprintf(stderr, "qbench bench: bad value for %s: '%s'\n", a, argv[i]);
-                return QB_EXIT_USAGE;
+                goto usage;
             }
             *(a[2] == 'r' ? &runs : &warmup) = (int)v;
         } else if (strcmp(a, "--json") == 0 && i + 1 < argc) {
             json = argv[++i];
+        } else if (strcmp(a, "--calib") == 0 && i + 1 < argc) {
+            calib = argv[++i];
         } else if (a[0] != '-' && !model) {
             model = a;
         } else {
             fprintf(stderr, "qbench bench: unexpected or incomplete argument '%s'\n", a);
-            return QB_EXIT_USAGE;
+            goto usage;
         }
     }
-    if (!model) {
-        fprintf(stderr, "usage: qbench bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT]\n");
-        return QB_EXIT_USAGE;
+    if (!model || qb_cli_plan_finish(&plan) < 0) {
+        fprintf(stderr, "usage: qbench bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT] [--calib C.json]\n"
+                        "       %s", QB_CLI_PLAN_USAGE);
+        goto usage;
     }
-    if (!(g = qb_cli_load(model, &mo, &st)))
+    if (!(g = qb_cli_load(model, &mo, &st))) {
+        qb_plan_spec_free(&plan);
         return qb_cli_exit_code(st);
-    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &e, &err)) != QB_OK)
+    }
+    if ((st = qb_cli_plan_resolve(g, &plan, stdout, false, &prec)) != QB_OK) {
+        st = qb_errorf(&err, st, "the plan does not fit %s (see above)", model);
+        goto out;
+    }
+    if ((st = qb_cli_plan_amax(g, model, calib, prec, &amax, &err)) != QB_OK ||
+        (st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads, .prec = prec,
+                                                     .amax = amax},
+                          &e, &err)) != QB_OK)
         goto out;
     if (!(ms = calloc((size_t)runs, sizeof(double)))) {
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");
@@ -110,7 +129,13 @@ out:
     if (st != QB_OK)
         fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
     free(ms);
+    free(prec);
+    free(amax);
     qb_exec_free(e);
     qb_graph_free(g);
+    qb_plan_spec_free(&plan);
     return qb_cli_exit_code(st);
+usage:
+    qb_plan_spec_free(&plan);
+    return QB_EXIT_USAGE;
 }

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "cli_plan.h"
-#include "core/calib.h"
 #include "eval_variants.h"
 
 static enum qb_status add_variant(struct eval_variants *vs, const struct qb_graph *g, const char *name,
@@ -25,25 +24,6 @@ static enum qb_status add_variant(struct eval_variants *vs, const struct qb_grap
     return QB_OK;
 }
 
-static enum qb_status read_calib(struct eval_variants *vs, const struct qb_graph *g, const struct eval_variants_opts *o,
-                                 struct qb_error *err)
-{
-    struct qb_calib_table t = {0};
-    char sha[65];
-    enum qb_status st;
-
-    if (!o->calib)
-        return qb_errorf(err, QB_ERR_USAGE, "the plan runs %d nodes in INT8: give their calibration with --calib "
-                         "C.json (made by qbench calib)", vs->n_int8);
-    if (!(vs->amax = malloc((size_t)g->n_values * sizeof(float))))
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    if ((st = qb_calib_file_sha256(o->model, sha, err)) == QB_OK &&
-        (st = qb_calib_table_load(o->calib, sha, &t, err)) == QB_OK)
-        st = qb_calib_table_amax(&t, g, vs->v[0].prec, vs->amax, err);
-    qb_calib_table_free(&t);
-    return st;
-}
-
 enum qb_status eval_variants_new(struct eval_variants *vs, const struct qb_graph *g,
                                  const struct eval_variants_opts *o, struct qb_error *err)
 {
@@ -62,7 +42,7 @@ enum qb_status eval_variants_new(struct eval_variants *vs, const struct qb_graph
         }
         qb_plan_hash(g, prec, vs->hash);
         vs->mode = !vs->n_int8 ? "fp16" : o->plan->base == QB_PREC_INT8 && !o->plan->n_rules ? "int8" : "mixed";
-        if (vs->n_int8 && (st = read_calib(vs, g, o, err)) != QB_OK)
+        if ((st = qb_cli_plan_amax(g, o->model, o->calib, prec, &vs->amax, err)) != QB_OK)
             return st;
     }
     if ((st = add_variant(vs, g, prec ? "plan" : "fp32", prec, o, err)) != QB_OK || !prec || !o->baselines)

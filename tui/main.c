@@ -14,8 +14,8 @@ struct command {
 static const struct command commands[] = {
     {"info", qb_cmd_info, "info  MODEL [--json] [--shape NAME=D,D,...]   inputs, outputs, ops, parameters, FLOPs, quantizable nodes, metadata"},
     {"run", qb_cmd_run, "run   MODEL --input X.npy|IMAGE... --output Y.npy [--save-input X.npy] [--threads N] [--device cpu]   FP32 reference"},
-    {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--device cpu] [--json OUT]   FP32 latency and throughput"},
-    {"eval", qb_cmd_eval, "eval  MODEL (--data D.yaml|DIR|LIST [--split val] | --pack P.qbpack) [--images N] [--letterbox predict|val] [--json OUT] [--save-detections OUT]   mAP as `yolo val` reports it"},
+    {"bench", qb_cmd_bench, "bench MODEL [--runs N] [--warmup N] [--threads N] [--device cpu] [--json OUT] [--fp16 | --int8 --calib C | --plan P]   latency and throughput (FP32, or a plan simulated on the CPU)"},
+    {"eval", qb_cmd_eval, "eval  MODEL (--data D.yaml|DIR|LIST [--split val] | --pack P.qbpack) [--images N] [--letterbox predict|val] [--json OUT] [--save-detections OUT] [--fp16 | --int8 --calib C | --plan P] [--no-baselines]   mAP as `yolo val` reports it, of FP32 or of a plan beside its FP32 and FP16 baselines"},
     {"calib", qb_cmd_calib, "calib MODEL (--images DIR|LIST | --data D.yaml [--split S] | --video V... [--every N] [--max M]) [--images-max N] [--method max|percentile|entropy|mse] [--percentile P] [--eval-data D.yaml [--eval-split val]] [--allow-overlap] [--no-cache] --out C.json [--trt-cache OUT] [--json]   amax per activation (calibration table)"},
     {"pack", qb_cmd_pack, "pack  MODEL (--data D.yaml|DIR|LIST [--split val] | --video V... [--every N] [--max M]) [--images N] [--letterbox predict|val] [--compress none|deflate] --out P.qbpack   the model inputs, labels and letterbox of a dataset in one file, for eval --pack"},
     {"demo-data", qb_cmd_demo_data, "demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--image-format jpg|png] [--splits train,val,calib] [--threads T]   synthetic stereo cone scenes (Ultralytics layout or raw tensors)"},
