@@ -43,7 +43,8 @@ struct qb_exec_opts {
     bool no_fusion;       /* run every node on its own (tests, debugging) */
     /* A plan: precision per node (indexed like g->nodes); NULL runs everything in
      * FP32. INT8 nodes need amax: per value (indexed like g->values), the
-     * calibrated absolute maximum of each activation an INT8 node reads. */
+     * calibrated absolute maximum of each activation an INT8 node reads (NaN: not
+     * calibrated; an INT8 node reading it is refused when the executor is built). */
     const enum qb_prec *prec;
     const float *amax;
     qb_exec_observe_fn observe; /* NULL: none; set, it turns fusion off */
