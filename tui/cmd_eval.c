@@ -1,11 +1,9 @@
 /* qbench eval: mAP on a labelled dataset, as `yolo val` reports it (core/dataset.h,
  * core/detect.h, core/metrics.h do the work), of the FP32 reference or of a
  * precision plan simulated exactly, beside its FP32 and FP16 baselines
- * (tui/eval_variants.c); from image files or from a pack (core/pack.h). A
- * producer thread decodes the next batch while the executors run the current one
- * (two batch buffers). */
+ * (tui/eval_variants.c); from image files or from a pack (core/pack.h), decoded
+ * one batch ahead on a producer thread (core/batches.h). */
 #include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "core/batches.h"
 #include "core/dataset.h"
 #include "core/detect.h"
 #include "core/exec.h"
@@ -32,16 +31,6 @@ struct eval_opts {
     bool quiet;
 };
 
-/* One batch of model inputs, filled by the producer. */
-struct batch {
-    float *input;            /* batch x 3 x h x w */
-    struct qb_letterbox *lb; /* per slot */
-    size_t *pos;             /* per slot: dataset item or pack record */
-    int filled;              /* slots filled; 0 marks the end */
-    long skipped;            /* unreadable items passed over while filling */
-    double t_decode;
-};
-
 /* Everything one evaluation holds; freed by eval_free(). */
 struct eval {
     struct eval_opts o;
@@ -51,14 +40,10 @@ struct eval {
     struct qb_dataset *ds;  /* one of ds and pack */
     struct qb_pack *pack;
     struct qb_detector *det;
-    struct qb_video *video; /* the producer's */
     char **names;           /* the model's (metadata) or the dataset's */
     int nc, n_model_names;
     int batch, h, w;
-    unsigned char *rgb;     /* the producer's */
-    struct batch buf[2];
-    struct qb_letterbox *lb; /* the batch being scored */
-    size_t *pos;
+    const struct qb_batch *cur; /* the batch being scored */
     size_t limit;            /* dataset items below limit are evaluated */
     struct qb_det *dets;
     struct qb_gt *gt;
@@ -165,7 +150,6 @@ static void eval_free(struct eval *ev)
         remove(ev->dump_tmp);
     }
     free(ev->dump_tmp);
-    qb_video_close(ev->video);
     eval_variants_free(&ev->vs);
     qb_plan_spec_free(&ev->o.plan);
     qb_detector_free(ev->det);
@@ -174,14 +158,6 @@ static void eval_free(struct eval *ev)
     qb_graph_free(ev->g);
     if (ev->n_model_names)
         qb_cli_free_names(ev->names, ev->n_model_names);
-    free(ev->rgb);
-    for (int k = 0; k < 2; k++) {
-        free(ev->buf[k].input);
-        free(ev->buf[k].lb);
-        free(ev->buf[k].pos);
-    }
-    free(ev->lb);
-    free(ev->pos);
     free(ev->dets);
     free(ev->gt);
 }
@@ -330,101 +306,7 @@ static void dump_image(struct eval *ev, size_t pos, const struct qb_letterbox *l
     fputs("]}", f);
 }
 
-/* ---- the producer: decodes batches on its own thread ---- */
-
-/* Fills b from the source, starting at *next; skips (and counts) unreadable images.
- * b->filled == 0: nothing left. An error stops the run (a corrupt pack). */
-static enum qb_status fill_batch(struct eval *ev, struct batch *b, size_t *next, struct qb_error *err)
-{
-    const size_t per = (size_t)3 * ev->h * ev->w;
-    const size_t end = ev->ds ? ev->limit : qb_pack_count(ev->pack);
-    struct qb_error e = {0};
-    enum qb_status st = QB_OK;
-    double t0 = qb_cli_now();
-    int slot = 0;
-
-    b->skipped = 0;
-    while (slot < ev->batch && *next < end) {
-        size_t i = (*next)++;
-        if (ev->ds) {
-            if (qb_dataset_load(ev->ds, i, &ev->video, ev->w, ev->h, ev->o.mode, ev->rgb, &b->lb[slot], &e) !=
-                QB_OK) {
-                qb_log(QB_LOG_WARN, "skipped: %s", e.msg);
-                b->skipped++;
-                continue;
-            }
-        } else {
-            struct qb_pack_record r;
-            qb_pack_record(ev->pack, i, &r);
-            if (r.item >= ev->limit) {
-                *next = end;
-                break;
-            }
-            if ((st = qb_pack_read_rgb(ev->pack, i, ev->rgb, err)) != QB_OK)
-                break;
-            b->lb[slot] = r.lb;
-        }
-        qb_letterbox_to_chw(ev->rgb, &b->lb[slot], b->input + slot * per);
-        b->pos[slot++] = i;
-    }
-    /* padding slots (last batch) hold grey images; their outputs are ignored */
-    for (int s = slot; s < ev->batch && slot > 0; s++)
-        for (size_t k = 0; k < per; k++)
-            b->input[s * per + k] = 114.0f / 255.0f;
-    b->filled = slot;
-    b->t_decode = qb_cli_now() - t0;
-    return st;
-}
-
-/* Two buffers handed between the threads; ready[k]: buf[k] is filled and waits for
- * the consumer. Whoever owns a buffer (producer while !ready, consumer while ready)
- * touches it without the lock. */
-struct pipe {
-    struct eval *ev;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool ready[2];
-    bool stop;   /* the consumer gave up: the producer ends */
-    bool failed; /* the producer hit an error (err) and ended */
-    struct qb_error err;
-};
-
-static void *produce(void *arg)
-{
-    struct pipe *p = arg;
-    size_t next = 0;
-
-    for (int k = 0;; k ^= 1) {
-        struct qb_error err = {0};
-        enum qb_status st;
-        bool stop, last;
-
-        pthread_mutex_lock(&p->mu);
-        while (p->ready[k] && !p->stop)
-            pthread_cond_wait(&p->cv, &p->mu);
-        stop = p->stop;
-        pthread_mutex_unlock(&p->mu);
-        if (stop)
-            break;
-        st = fill_batch(p->ev, &p->ev->buf[k], &next, &err);
-        last = p->ev->buf[k].filled == 0; /* read before handing the buffer over */
-        pthread_mutex_lock(&p->mu);
-        if (st != QB_OK) {
-            p->failed = true;
-            p->err = err;
-            p->err.status = st;
-        } else {
-            p->ready[k] = true;
-        }
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        if (st != QB_OK || last)
-            break;
-    }
-    return NULL;
-}
-
-/* ---- the consumer: inference, decoding and scoring ---- */
+/* ---- inference, decoding and scoring ---- */
 
 /* Detections of every variant against the labels; v[0]'s go to the dump. */
 static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *err)
@@ -434,16 +316,17 @@ static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *
 
     eval_variants_compare(&ev->vs, filled, ev->batch);
     for (int s = 0; s < filled && st == QB_OK; s++) {
+        const struct qb_letterbox *lb = &ev->cur->lb[s];
         int ng = 0;
-        if ((st = src_labels(ev, ev->pos[s], &ev->lb[s], &ng, err)) != QB_OK)
+        if ((st = src_labels(ev, ev->cur->item[s], lb, &ng, err)) != QB_OK)
             break;
         for (int k = ev->vs.n - 1; k >= 0 && st == QB_OK; k--) {
             const float *out = (const float *)qb_exec_output(ev->vs.v[k].e, 0)->data;
             int nd = 0;
-            if ((st = qb_detect_image(ev->det, out, s, &ev->lb[s], ev->dets, &nd, err)) == QB_OK)
+            if ((st = qb_detect_image(ev->det, out, s, lb, ev->dets, &nd, err)) == QB_OK)
                 st = qb_metrics_add(ev->vs.v[k].m, ev->dets, nd, ev->gt, ng, err);
             if (st == QB_OK && k == 0 && ev->dump)
-                dump_image(ev, ev->pos[s], &ev->lb[s], ev->dets, nd);
+                dump_image(ev, ev->cur->item[s], lb, ev->dets, nd);
         }
         ev->n_images++;
     }
@@ -462,45 +345,26 @@ static void progress(struct eval *ev, bool last)
             ev->limit, ev->n_images / (now - ev->t_start + 1e-9), tty && !last ? "" : "\n");
 }
 
-/* Takes the batches in order until the end marker or an error on either side. */
-static enum qb_status consume(struct eval *ev, struct pipe *p, struct qb_error *err)
+/* Takes the batches in order until the end or an error on either side. */
+static enum qb_status consume(struct eval *ev, struct qb_batches *q, struct qb_error *err)
 {
     const size_t bytes = (size_t)ev->batch * 3 * ev->h * ev->w * sizeof(float);
     enum qb_status st = QB_OK;
 
-    for (int k = 0; st == QB_OK; k ^= 1) {
-        struct batch *b = &ev->buf[k];
-        int filled;
-
-        pthread_mutex_lock(&p->mu);
-        while (!p->ready[k] && !p->failed)
-            pthread_cond_wait(&p->cv, &p->mu);
-        if (!p->ready[k]) {
-            *err = p->err;
-            st = p->err.status;
-        }
-        pthread_mutex_unlock(&p->mu);
-        if (st != QB_OK)
-            break;
-        ev->n_skipped += b->skipped;
-        ev->t_decode += b->t_decode;
-        if ((filled = b->filled) == 0)
+    while (st == QB_OK && (st = qb_batches_next(q, &ev->cur, err)) == QB_OK) {
+        ev->n_skipped += ev->cur->skipped;
+        ev->t_decode += ev->cur->t_decode;
+        if (!ev->cur->filled)
             break;
         for (int v = 0; v < ev->vs.n; v++)
-            memcpy(qb_exec_input(ev->vs.v[v].e, 0)->data, b->input, bytes);
-        memcpy(ev->lb, b->lb, (size_t)filled * sizeof(*ev->lb));
-        memcpy(ev->pos, b->pos, (size_t)filled * sizeof(*ev->pos));
-        pthread_mutex_lock(&p->mu);
-        p->ready[k] = false;
-        pthread_cond_broadcast(&p->cv);
-        pthread_mutex_unlock(&p->mu);
+            memcpy(qb_exec_input(ev->vs.v[v].e, 0)->data, ev->cur->input, bytes);
         for (int v = 0; v < ev->vs.n && st == QB_OK; v++) {
             double t0 = qb_cli_now();
             st = qb_exec_run(ev->vs.v[v].e, err);
             ev->vs.v[v].t_infer += qb_cli_now() - t0;
         }
         if (st == QB_OK)
-            st = score_batch(ev, filled, err);
+            st = score_batch(ev, ev->cur->filled, err);
         progress(ev, false);
     }
     return st;
@@ -521,32 +385,20 @@ static void pack_skipped(struct eval *ev)
 static enum qb_status run_all(struct eval *ev, struct qb_error *err)
 {
     const size_t count = ev->ds ? qb_dataset_count(ev->ds) : qb_pack_info(ev->pack)->items;
-    struct pipe p = {.ev = ev};
-    pthread_t thread;
+    struct qb_batches *q = NULL;
     enum qb_status st;
 
     ev->limit = ev->o.max_images && (size_t)ev->o.max_images < count ? (size_t)ev->o.max_images : count;
     ev->t_start = ev->t_progress = qb_cli_now();
     if (ev->pack)
         pack_skipped(ev);
-    if (pthread_mutex_init(&p.mu, NULL) != 0)
-        return qb_errorf(err, QB_ERR_INTERNAL, "cannot create a mutex");
-    if (pthread_cond_init(&p.cv, NULL) != 0) {
-        pthread_mutex_destroy(&p.mu);
-        return qb_errorf(err, QB_ERR_INTERNAL, "cannot create a condition variable");
-    }
-    if (pthread_create(&thread, NULL, produce, &p) != 0) {
-        st = qb_errorf(err, QB_ERR_INTERNAL, "cannot start the decoding thread");
-    } else {
-        st = consume(ev, &p, err);
-        pthread_mutex_lock(&p.mu);
-        p.stop = true;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        pthread_join(thread, NULL);
-    }
-    pthread_cond_destroy(&p.cv);
-    pthread_mutex_destroy(&p.mu);
+    st = qb_batches_start(&(struct qb_batches_opts){.ds = ev->ds, .pack = ev->pack, .batch = ev->batch, .w = ev->w,
+                                                    .h = ev->h, .mode = ev->o.mode, .limit = ev->limit},
+                          &q, err);
+    if (st == QB_OK)
+        st = consume(ev, q, err);
+    ev->cur = NULL;
+    qb_batches_stop(q);
     progress(ev, true);
     if (st == QB_OK && ev->n_images == 0)
         st = qb_errorf(err, QB_ERR_INVALID, "%s: none of the %zu images could be read", ev->source, ev->limit);
@@ -667,20 +519,8 @@ static enum qb_status open_source(struct eval *ev, struct qb_error *err)
 
 static enum qb_status alloc_buffers(struct eval *ev, struct qb_error *err)
 {
-    const size_t per = (size_t)3 * ev->h * ev->w, n = (size_t)ev->batch;
-
-    ev->rgb = malloc(QB_LETTERBOX_RGB_BYTES(ev->w, ev->h));
-    ev->lb = calloc(n, sizeof(*ev->lb));
-    ev->pos = calloc(n, sizeof(*ev->pos));
-    ev->dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->dets));
-    if (!ev->rgb || !ev->lb || !ev->pos || !ev->dets)
+    if (!(ev->dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->dets))))
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    for (int k = 0; k < 2; k++) {
-        struct batch *b = &ev->buf[k];
-        if (!(b->input = malloc(n * per * sizeof(float))) || !(b->lb = calloc(n, sizeof(*b->lb))) ||
-            !(b->pos = calloc(n, sizeof(*b->pos))))
-            return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    }
     return QB_OK;
 }
 
