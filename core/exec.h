@@ -22,7 +22,6 @@
 #include "graph.h"
 #include "op.h"
 #include "status.h"
-#include "threadpool.h"
 
 struct qb_executor;
 
@@ -62,10 +61,6 @@ struct qb_tview *qb_exec_input(struct qb_executor *e, int i);
 enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err);
 /* Graph output i (in g->outputs order), owned by the executor, valid until the next run. */
 const struct qb_tview *qb_exec_output(const struct qb_executor *e, int i);
-
-/* The executor's thread pool (never NULL after qb_exec_new), for work an observer
- * does between nodes: the executor's threads are idle then. */
-struct qb_pool *qb_exec_pool(const struct qb_executor *e);
 
 /* "cpu fp32, 2 threads, 57 SiLU fused" */
 const char *qb_exec_describe(const struct qb_executor *e);

@@ -441,11 +441,6 @@ const struct qb_tview *qb_exec_output(const struct qb_executor *e, int i)
     return &e->views[e->g->outputs[i]];
 }
 
-struct qb_pool *qb_exec_pool(const struct qb_executor *e)
-{
-    return e->pool;
-}
-
 const char *qb_exec_describe(const struct qb_executor *e)
 {
     return e->desc;
