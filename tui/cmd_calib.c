@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/batches.h"
 #include "core/calib.h"
 #include "core/dataset.h"
 #include "core/exec.h"
@@ -41,7 +42,6 @@ struct calib {
     struct qb_cli_model_opts mo;
     struct qb_graph *g;
     struct qb_dataset *ds;
-    struct qb_video *video;      /* the open video, if any */
     size_t n_items;              /* items used (after --images-max) */
     uint8_t (*digest)[32];       /* content hash per item */
     struct qb_pool *pool;
@@ -178,7 +178,6 @@ static void calib_free(struct calib *cb)
     qb_calib_table_free(&cb->t);
     qb_calib_collector_free(cb->c);
     qb_calib_digests_free(cb->memo);
-    qb_video_close(cb->video);
     qb_pool_free(cb->pool);
     qb_dataset_free(cb->ds);
     qb_graph_free(cb->g);
@@ -379,51 +378,35 @@ static void progress(struct calib *cb, bool last)
             rate, (int)(eta / 60), (int)eta % 60, tty && !last ? "" : "\n");
 }
 
-/* Loads items from *next into the batch; skips (and counts) unreadable ones. A
- * last, partial batch is filled with the first images again (counted as
- * repeated), so that every slot the collector sees holds a calibration image. */
-static int fill_batch(struct calib *cb, size_t *next, unsigned char *rgb, float *input)
-{
-    const size_t per = (size_t)3 * cb->h * cb->w;
-    struct qb_error err = {0};
-    struct qb_letterbox lb;
-    int slot = 0;
-    size_t wrap = 0;
-
-    while (slot < cb->batch && *next < cb->n_items) {
-        size_t i = (*next)++;
-        if (qb_dataset_load(cb->ds, i, &cb->video, cb->w, cb->h, cb->o.mode, rgb, &lb, &err) != QB_OK) {
-            qb_log(QB_LOG_WARN, "skipped: %s", err.msg);
-            cb->n_skipped++;
-            continue;
-        }
-        qb_letterbox_to_chw(rgb, &lb, input + slot++ * per);
-        cb->n_images++;
-    }
-    for (; slot > 0 && slot < cb->batch && wrap < cb->n_items; wrap++)
-        if (qb_dataset_load(cb->ds, wrap, &cb->video, cb->w, cb->h, cb->o.mode, rgb, &lb, &err) == QB_OK) {
-            qb_letterbox_to_chw(rgb, &lb, input + slot++ * per);
-            cb->n_repeated++;
-        }
-    return slot;
-}
-
+/* One pass of the FP32 model over the images, decoded one batch ahead. A last,
+ * partial batch is filled with its own images again (counted as repeated), so
+ * that every slot the collector sees holds a calibration image. */
 static enum qb_status collect(struct calib *cb, struct qb_error *err)
 {
     struct qb_exec_opts eo = {.device = cb->mo.device, .n_threads = cb->mo.threads, .observe = qb_calib_observe,
                               .observe_user = cb->c};
+    const size_t bytes = (size_t)cb->batch * 3 * cb->h * cb->w * sizeof(float);
     struct qb_executor *e = NULL;
-    unsigned char *rgb = malloc(QB_LETTERBOX_RGB_BYTES(cb->w, cb->h));
-    size_t next = 0;
+    struct qb_batches *q = NULL;
+    const struct qb_batch *b;
     enum qb_status st;
 
-    if (!rgb)
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    if ((st = qb_exec_new(cb->g, &eo, &e, err)) != QB_OK)
+    if ((st = qb_exec_new(cb->g, &eo, &e, err)) != QB_OK ||
+        (st = qb_batches_start(&(struct qb_batches_opts){.ds = cb->ds, .batch = cb->batch, .w = cb->w, .h = cb->h,
+                                                         .mode = cb->o.mode, .limit = cb->n_items,
+                                                         .repeat_pad = true},
+                               &q, err)) != QB_OK)
         goto out;
     cb->t_run = cb->t_progress = qb_cli_now();
-    while (st == QB_OK && fill_batch(cb, &next, rgb, (float *)qb_exec_input(e, 0)->data) > 0) {
-        st = qb_exec_run(e, err);
+    while ((st = qb_batches_next(q, &b, err)) == QB_OK) {
+        cb->n_skipped += b->skipped;
+        if (!b->filled)
+            break;
+        cb->n_images += b->filled;
+        cb->n_repeated += cb->batch - b->filled;
+        memcpy(qb_exec_input(e, 0)->data, b->input, bytes);
+        if ((st = qb_exec_run(e, err)) != QB_OK)
+            break;
         progress(cb, false);
     }
     progress(cb, true);
@@ -431,8 +414,8 @@ static enum qb_status collect(struct calib *cb, struct qb_error *err)
     if (st == QB_OK && cb->n_images == 0)
         st = qb_errorf(err, QB_ERR_INVALID, "none of the %zu calibration images could be read", cb->n_items);
 out:
+    qb_batches_stop(q);
     qb_exec_free(e);
-    free(rgb);
     return st;
 }
 
