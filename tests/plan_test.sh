@@ -4,7 +4,8 @@
 # differences of the reported numbers, FP16 stays close to FP32, INT8 moves the
 # outputs measurably but keeps the model working, and the plan options refuse
 # what does not fit (no calibration, another model's table, a name that matches
-# nothing). Needs QB_BINARY, QB_SOURCE_DIR and QB_DEMO_DIR (set by CTest).
+# nothing). Fidelity mAP (the plan scored against FP32's own detections) is near 1
+# for FP16 and lower for INT8. Needs QB_BINARY, QB_SOURCE_DIR and QB_DEMO_DIR (set by CTest).
 set -u
 qb=${QB_BINARY:?}
 src=${QB_SOURCE_DIR:?}
@@ -46,6 +47,8 @@ sys.exit(0 if all(a["baselines"]["fp32"][k] == b[k] for k in ("map50", "map50_95
 check "FP16: within 0.01 mAP50-95 of FP32, SQNR above 40 dB" jcheck "$tmp/fp16.json" \
     'abs(j["delta_fp32"]["map50_95"]) < 0.01 and j["sqnr_db"] > 40 and j["cosine"] > 0.9999'
 
+check "FP16: fidelity mAP50-95 against FP32's own detections above 0.95" jcheck "$tmp/fp16.json" \
+    'j["fidelity"]["conf"] == 0.25 and 0.95 < j["fidelity"]["map50_95"] <= 1'
 check "all-INT8 eval on 16 images" expect_exit 0 "" "$qb" eval "$m" --data "$d" --images 16 --int8 \
     --calib "$tmp/c.json" --json "$tmp/int8.json" --save-detections "$tmp/int8.dets.json"
 check "INT8: 136 INT8 nodes (every Conv and MatMul), both baselines" jcheck "$tmp/int8.json" \
@@ -54,6 +57,9 @@ check "INT8: deltas are the differences of the reported numbers" jcheck "$tmp/in
     'all(abs(j["delta_" + b][k] - (j[k] - j["baselines"][b][k])) < 1e-12 for b in ("fp16", "fp32") for k in ("map50", "map50_95"))'
 check "INT8: outputs move (SQNR 10-40 dB) but the detector works (mAP50 > 0.4)" jcheck "$tmp/int8.json" \
     '10 < j["sqnr_db"] < 40 and j["map50"] > 0.4'
+check "INT8: fidelity below FP16's" $py -c 'import json,sys
+a, b = (json.load(open(f))["fidelity"]["map50_95"] for f in sys.argv[1:3]); sys.exit(0 if a < b else 1)' \
+    "$tmp/int8.json" "$tmp/fp16.json"
 check "INT8: the detections dumped are the plan's" $py "$src/tools/eval_ref.py" "$tmp/int8.dets.json" \
     --compare "$tmp/int8.json" --tol 1e-4 --quiet
 

@@ -45,7 +45,7 @@ struct eval {
     int batch, h, w;
     const struct qb_batch *cur; /* the batch being scored */
     size_t limit;            /* dataset items below limit are evaluated */
-    struct qb_det *dets;
+    struct qb_det *dets, *ref_dets; /* ref_dets: the FP32 baseline's, for fidelity */
     struct qb_gt *gt;
     int gt_cap;
     FILE *dump;
@@ -159,6 +159,7 @@ static void eval_free(struct eval *ev)
     if (ev->n_model_names)
         qb_cli_free_names(ev->names, ev->n_model_names);
     free(ev->dets);
+    free(ev->ref_dets);
     free(ev->gt);
 }
 
@@ -320,11 +321,18 @@ static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *
         int ng = 0;
         if ((st = src_labels(ev, ev->cur->item[s], lb, &ng, err)) != QB_OK)
             break;
+        int n_ref = 0;
         for (int k = ev->vs.n - 1; k >= 0 && st == QB_OK; k--) {
             const float *out = (const float *)qb_exec_output(ev->vs.v[k].e, 0)->data;
+            bool ref = k > 0 && strcmp(ev->vs.v[k].name, "fp32") == 0;
+            struct qb_det *d = ref ? ev->ref_dets : ev->dets;
             int nd = 0;
-            if ((st = qb_detect_image(ev->det, out, s, lb, ev->dets, &nd, err)) == QB_OK)
-                st = qb_metrics_add(ev->vs.v[k].m, ev->dets, nd, ev->gt, ng, err);
+            if ((st = qb_detect_image(ev->det, out, s, lb, d, &nd, err)) == QB_OK)
+                st = qb_metrics_add(ev->vs.v[k].m, d, nd, ev->gt, ng, err);
+            if (ref)
+                n_ref = nd;
+            if (st == QB_OK && k == 0 && ev->vs.fid)
+                st = eval_variants_fidelity(&ev->vs, ev->ref_dets, n_ref, d, nd, err);
             if (st == QB_OK && k == 0 && ev->dump)
                 dump_image(ev, ev->cur->item[s], lb, ev->dets, nd);
         }
@@ -519,7 +527,8 @@ static enum qb_status open_source(struct eval *ev, struct qb_error *err)
 
 static enum qb_status alloc_buffers(struct eval *ev, struct qb_error *err)
 {
-    if (!(ev->dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->dets))))
+    if (!(ev->dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->dets))) ||
+        !(ev->ref_dets = calloc((size_t)ev->o.detect.max_det, sizeof(*ev->ref_dets))))
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     return QB_OK;
 }

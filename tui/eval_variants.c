@@ -47,8 +47,12 @@ enum qb_status eval_variants_new(struct eval_variants *vs, const struct qb_graph
     }
     if ((st = add_variant(vs, g, prec ? "plan" : "fp32", prec, o, err)) != QB_OK || !prec || !o->baselines)
         return st;
-    if ((st = add_variant(vs, g, "fp32", NULL, o, err)) != QB_OK || !vs->n_int8)
+    if ((st = add_variant(vs, g, "fp32", NULL, o, err)) != QB_OK)
         return st;
+    if (!(vs->fid = qb_metrics_new(o->nc)))
+        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+    if (!vs->n_int8)
+        return QB_OK;
     if (!(fp16 = malloc((size_t)g->n_nodes * sizeof(*fp16))))
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g->n_nodes; i++)
@@ -65,6 +69,9 @@ void eval_variants_free(struct eval_variants *vs)
         free(vs->v[i].prec);
     }
     free(vs->amax);
+    qb_metrics_free(vs->fid);
+    qb_map_result_free(&vs->fid_r);
+    free(vs->fid_gt);
     memset(vs, 0, sizeof(*vs));
 }
 
@@ -96,8 +103,30 @@ void eval_variants_compare(struct eval_variants *vs, int filled, int batch)
     }
 }
 
+enum qb_status eval_variants_fidelity(struct eval_variants *vs, const struct qb_det *ref, int n_ref,
+                                      const struct qb_det *d, int n, struct qb_error *err)
+{
+    int ng = 0;
+    if (n_ref > vs->fid_cap) {
+        struct qb_gt *grown = realloc(vs->fid_gt, (size_t)n_ref * sizeof(*grown));
+        if (!grown)
+            return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+        vs->fid_gt = grown;
+        vs->fid_cap = n_ref;
+    }
+    for (int i = 0; i < n_ref; i++)
+        if (ref[i].conf >= EVAL_FIDELITY_CONF)
+            vs->fid_gt[ng++] = (struct qb_gt){.box = ref[i].box, .cls = ref[i].cls};
+    return qb_metrics_add(vs->fid, d, n, vs->fid_gt, ng, err);
+}
+
 enum qb_status eval_variants_summary(struct eval_variants *vs, struct qb_error *err)
 {
+    if (vs->fid) {
+        enum qb_status st = qb_metrics_summary(vs->fid, &vs->fid_r, err);
+        if (st != QB_OK)
+            return st;
+    }
     for (int i = 0; i < vs->n; i++) {
         enum qb_status st = qb_metrics_summary(vs->v[i].m, &vs->v[i].r, err);
         if (st != QB_OK)
@@ -150,6 +179,8 @@ void eval_variants_print(FILE *f, const struct eval_variants *vs, long n_images)
                 vs->v[0].r.map50 - fp32->r.map50, vs->v[0].r.map50_95 - fp32->r.map50_95);
     fprintf(f, "Output fidelity of the plan against FP32 (output 0, %ld images): SQNR %.2f dB, cosine %.6f\n",
             n_images, sqnr_db(vs), cosine(vs));
+    fprintf(f, "Fidelity mAP of the plan against FP32's own detections (conf >= %.2f as labels): mAP50 %.4f, "
+            "mAP50-95 %.4f\n", EVAL_FIDELITY_CONF, vs->fid_r.map50, vs->fid_r.map50_95);
 }
 
 static void add_metrics(cJSON *o, const struct qb_map_result *r)
@@ -201,4 +232,9 @@ void eval_variants_json(cJSON *root, const struct eval_variants *vs, long n_imag
     if (isfinite(sqnr_db(vs)))
         cJSON_AddNumberToObject(root, "sqnr_db", sqnr_db(vs));
     cJSON_AddNumberToObject(root, "cosine", cosine(vs));
+    if ((base = cJSON_AddObjectToObject(root, "fidelity"))) {
+        cJSON_AddNumberToObject(base, "conf", EVAL_FIDELITY_CONF);
+        cJSON_AddNumberToObject(base, "map50", vs->fid_r.map50);
+        cJSON_AddNumberToObject(base, "map50_95", vs->fid_r.map50_95);
+    }
 }
