@@ -58,6 +58,7 @@ void qb_exec_free(struct qb_executor *e);
 /* Graph input i (in g->inputs order): shape and dtype as the graph says, data owned
  * by the executor; fill it before qb_exec_run(). */
 struct qb_tview *qb_exec_input(struct qb_executor *e, int i);
+/* Runs the graph, with subnormal floats flushed to zero (core/fpenv.h). */
 enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err);
 /* Graph output i (in g->outputs order), owned by the executor, valid until the next run. */
 const struct qb_tview *qb_exec_output(const struct qb_executor *e, int i);

@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "exec.h"
 #include "exec_sim.h"
+#include "fpenv.h"
 #include "ops/act.h"
 #include "quant.h"
 
@@ -451,7 +452,7 @@ size_t qb_exec_activation_bytes(const struct qb_executor *e)
     return e->mem_bytes;
 }
 
-enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
+static enum qb_status run_steps(struct qb_executor *e, struct qb_error *err)
 {
     struct qb_kctx ctx = {.pool = e->pool, .scratch = e->scratch, .scratch_size = e->scratch_bytes, .graph = e->g};
 
@@ -495,4 +496,12 @@ enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
                     e->observe(e->observe_user, rt->node->out[k], &rt->out[k]);
     }
     return QB_OK;
+}
+
+enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
+{
+    unsigned fpenv = qb_fpenv_flush_begin();
+    enum qb_status st = run_steps(e, err);
+    qb_fpenv_flush_end(fpenv);
+    return st;
 }

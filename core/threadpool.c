@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fpenv.h"
+
 struct qb_pool {
     int n_threads;            /* including the caller */
     pthread_t *threads;
@@ -45,6 +47,7 @@ static void *worker(void *arg)
     struct qb_pool *p = arg;
     unsigned seen = 0;
 
+    qb_fpenv_flush_begin(); /* workers only run kernels (core/fpenv.h) */
     for (;;) {
         /* spin (about a millisecond) before sleeping: kernels come in quick
          * succession, and a futex wake-up costs more than most of them */
