@@ -1,7 +1,7 @@
 /* Subnormal floats flushed to zero (x86 MXCSR FTZ and DAZ) while the CPU
  * executor runs. Trained detectors produce subnormal activations (a SiLU of a
  * large negative input), and arithmetic on them is slow on x86: flushing made
- * the trained YOLO11n 16-20% faster (docs/PERF.md). GPU engines flush them too;
+ * the trained YOLO11n 16-20% faster on `bench` input (docs/PERF.md). GPU engines flush them too;
  * values change only below FLT_MIN (1.2e-38), far under what FP16 or INT8 can
  * hold. A no-op on other architectures. */
 #ifndef QB_FPENV_H
