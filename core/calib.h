@@ -204,13 +204,6 @@ enum qb_status qb_calib_table_amax(const struct qb_calib_table *t, const struct 
 enum qb_status qb_calib_table_write_trt(const struct qb_calib_table *t, const char *path, const char *trt_version,
                                         struct qb_error *err);
 
-/* Writes len bytes to path atomically (path.tmp.XXXXXX, fsync, rename); nothing is
- * left behind on failure. */
-enum qb_status qb_calib_write_file(const char *path, const void *data, size_t len, struct qb_error *err);
-/* Reads a whole file (at most max bytes; more is QB_ERR_PARSE) into a malloc'd,
- * NUL-terminated buffer. */
-enum qb_status qb_calib_read_file(const char *path, size_t max, char **out, size_t *len, struct qb_error *err);
-
 /* Hashes -------------------------------------------------------------------- */
 
 /* sha256 of a file's bytes as 64 hex digits and a NUL. */

@@ -16,6 +16,7 @@
 #include <sha2.h>
 
 #include "calib.h"
+#include "fileio.h"
 
 #define CACHE_MAGIC "QBCALIBH"
 #define CACHE_VERSION 1u
@@ -172,7 +173,7 @@ enum qb_status qb_calib_cache_save(const struct qb_calib_collector *c, const cha
         st = qb_errorf(err, QB_ERR_NOMEM, "out of memory writing the calibration cache");
     } else {
         qb_calib_cache_path(dir, key, path, sizeof(path));
-        st = qb_calib_write_file(path, b.p, b.n, err);
+        st = qb_file_write_atomic(path, b.p, b.n, err);
     }
     free(b.p);
     return st;
@@ -268,7 +269,7 @@ enum qb_status qb_calib_cache_load(struct qb_calib_collector *c, const char *dir
         st = qb_errorf(err, QB_ERR_IO, "%s: no cache entry", path);
         goto out;
     }
-    if ((st = qb_calib_read_file(path, CACHE_MAX_BYTES, &data, &len, err)) != QB_OK) {
+    if ((st = qb_file_read(path, CACHE_MAX_BYTES, &data, &len, err)) != QB_OK) {
         st = QB_ERR_PARSE; /* there but unreadable: ignored like a corrupt one */
         goto out;
     }

@@ -15,6 +15,7 @@
 #include <sha2.h>
 
 #include "calib.h"
+#include "fileio.h"
 
 #define DIGEST_MAGIC "QBDIGEST"
 #define DIGEST_VERSION 1u
@@ -132,7 +133,7 @@ static void load(struct qb_calib_digests *d)
     uint32_t n;
     SHA2_CTX ctx;
 
-    if (qb_calib_read_file(d->file, (size_t)1 << 30, &data, &len, &err) != QB_OK)
+    if (qb_file_read(d->file, (size_t)1 << 30, &data, &len, &err) != QB_OK)
         return;
     if (len < 16 + 32 || memcmp(data, DIGEST_MAGIC, 8) != 0)
         goto bad;
@@ -293,7 +294,7 @@ enum qb_status qb_calib_digests_save(struct qb_calib_digests *d, struct qb_error
     SHA256Update(&ctx, buf, (size_t)(p - buf));
     SHA256Final(sum, &ctx);
     memcpy(p, sum, 32);
-    st = qb_calib_write_file(d->file, buf, size, err);
+    st = qb_file_write_atomic(d->file, buf, size, err);
     if (st == QB_OK)
         d->dirty = false;
     free(buf);

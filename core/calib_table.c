@@ -2,19 +2,17 @@
  * amax[] the executor takes, the TensorRT calibration cache, and the hashes
  * (core/calib.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sha2.h>
 
 #include "calib.h"
+#include "fileio.h"
 
 #define TABLE_FORMAT "qbench-calib"
 #define TABLE_MAX_BYTES (64u << 20)
@@ -38,96 +36,6 @@ void qb_calib_table_free(struct qb_calib_table *t)
     free(t->amax);
     free(t->model);
     memset(t, 0, sizeof(*t));
-}
-
-/* Files ------------------------------------------------------------------------ */
-
-enum qb_status qb_calib_write_file(const char *path, const void *data, size_t len, struct qb_error *err)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n), *slash;
-    int fd = -1, dir, rc;
-    bool created = false;
-    enum qb_status st = QB_OK;
-
-    if (!tmp)
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    created = true;
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, (const char *)data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            st = qb_errorf(err, QB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        goto out;
-    }
-    rc = close(fd);
-    fd = -1;
-    if (rc != 0 || rename(tmp, path) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    created = false;
-    if ((slash = strrchr(tmp, '/'))) /* make the rename durable (best effort) */
-        slash[slash == tmp] = '\0';
-    if ((dir = open(slash ? tmp : ".", O_RDONLY)) >= 0) {
-        fsync(dir);
-        close(dir);
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    if (created)
-        unlink(tmp);
-    free(tmp);
-    return st;
-}
-
-enum qb_status qb_calib_read_file(const char *path, size_t max, char **out, size_t *len, struct qb_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-    enum qb_status st = QB_OK;
-
-    *out = NULL;
-    if (!f)
-        return qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot read (not a regular file?)", path);
-        goto out;
-    }
-    if ((size_t)size > max) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s: %ld bytes, more than a calibration file holds", path, size);
-        goto out;
-    }
-    if (!(buf = malloc((size_t)size + 1))) {
-        st = qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: read failed", path);
-        goto out;
-    }
-    buf[size] = '\0';
-    *len = (size_t)size;
-    *out = buf;
-    buf = NULL;
-out:
-    free(buf);
-    fclose(f);
-    return st;
 }
 
 /* Save ------------------------------------------------------------------------- */
@@ -174,7 +82,7 @@ enum qb_status qb_calib_table_save(const struct qb_calib_table *t, const char *p
     } else {
         size_t n = strlen(text);
         text[n] = '\n'; /* cJSON's buffer ends with the NUL we overwrite: write n + 1 bytes */
-        st = qb_calib_write_file(path, text, n + 1, err);
+        st = qb_file_write_atomic(path, text, n + 1, err);
     }
     cJSON_free(text);
     cJSON_Delete(root);
@@ -408,7 +316,7 @@ enum qb_status qb_calib_table_load(const char *path, const char *model_sha256, s
     enum qb_status st;
 
     memset(t, 0, sizeof(*t));
-    if ((st = qb_calib_read_file(path, TABLE_MAX_BYTES, &text, &len, err)) != QB_OK)
+    if ((st = qb_file_read(path, TABLE_MAX_BYTES, &text, &len, err)) != QB_OK)
         goto out;
     if (!(root = cJSON_ParseWithLength(text, len))) {
         const char *at = cJSON_GetErrorPtr();
@@ -488,7 +396,7 @@ enum qb_status qb_calib_table_write_trt(const struct qb_calib_table *t, const ch
         memcpy(&bits, &scale, sizeof(bits));
         len += (size_t)snprintf(buf + len, cap - len, "%s: %08x\n", t->names[k], (unsigned)bits);
     }
-    st = len < cap ? qb_calib_write_file(path, buf, len, err) : qb_errorf(err, QB_ERR_INTERNAL, "%s: buffer", path);
+    st = len < cap ? qb_file_write_atomic(path, buf, len, err) : qb_errorf(err, QB_ERR_INTERNAL, "%s: buffer", path);
     free(buf);
     return st;
 }

@@ -1,17 +1,15 @@
 /* Plan files: JSON and the one-rule-per-line text form, loaded with errors that
  * name the JSON path or the line, saved atomically (core/plan.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "plan.h"
+#include "fileio.h"
 
 enum {
     K_FORMAT,
@@ -313,59 +311,6 @@ out:
     return st;
 }
 
-static enum qb_status write_atomic(const char *path, const char *data, size_t len, struct qb_error *err)
-{
-    enum qb_status st = QB_OK;
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n), *slash;
-    int fd = -1, dir, rc;
-    bool created = false;
-
-    if (!tmp)
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    if ((fd = mkstemp(tmp)) < 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    created = true;
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            st = qb_errorf(err, QB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-            goto out;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        goto out;
-    }
-    rc = close(fd);
-    fd = -1;
-    if (rc != 0 || rename(tmp, path) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    created = false;
-    /* make the rename itself durable (best effort) */
-    if ((slash = strrchr(tmp, '/')))
-        slash[slash == tmp] = '\0';
-    if ((dir = open(slash ? tmp : ".", O_RDONLY)) >= 0) {
-        fsync(dir);
-        close(dir);
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    if (created)
-        unlink(tmp);
-    free(tmp);
-    return st;
-}
-
 static enum qb_status json_text(const struct qb_plan_spec *s, const struct qb_graph *g, const enum qb_prec *prec,
                                 char **out, struct qb_error *err)
 {
@@ -452,7 +397,7 @@ enum qb_status qb_plan_save(const char *path, enum qb_plan_format fmt, const str
         return qb_errorf(err, QB_ERR_INTERNAL, "bad plan format %d", (int)fmt);
     }
     if (st == QB_OK)
-        st = write_atomic(path, text, strlen(text), err);
+        st = qb_file_write_atomic(path, text, strlen(text), err);
     free(text);
     return st;
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "core/calib.h"
+#include "core/fileio.h"
 #include "core/exec.h"
 #include "core/onnx.h"
 #include "testutil.h"
@@ -392,7 +393,7 @@ static enum qb_status load_edited(const char *good, const char *from, const char
     FILE *f;
     enum qb_status st;
 
-    assert(qb_calib_read_file(good, 1 << 20, &text, &len, err) == QB_OK);
+    assert(qb_file_read(good, 1 << 20, &text, &len, err) == QB_OK);
     at = strstr(text, from);
     assert(at);
     snprintf(path, sizeof(path), "%s/edited.json", tmpdir);
@@ -468,7 +469,7 @@ static void test_table_files(void)
     snprintf(trt, sizeof(trt), "%s/t.cache", tmpdir);
     t.amax[1] = 2.5f;
     CHECKF(qb_calib_table_write_trt(&t, trt, NULL, &err) == QB_OK, "%s", err.msg);
-    CHECK(qb_calib_read_file(trt, 1 << 20, &text, &len, &err) == QB_OK);
+    CHECK(qb_file_read(trt, 1 << 20, &text, &len, &err) == QB_OK);
     CHECKF(strcmp(text, "TRT-8601-EntropyCalibration2\nimages: 3c010204\n/model.0/conv/Conv_output_0: 3ca14285\n"
                         "x\"quoted\": 3f800000\n") == 0, "cache:\n%s", text);
     free(text);
@@ -580,9 +581,9 @@ static void test_collector(void)
         char path[400], *data;
         size_t len;
         qb_calib_cache_path(dir, key, path, sizeof(path));
-        CHECK(qb_calib_read_file(path, (size_t)1 << 30, &data, &len, &err) == QB_OK);
+        CHECK(qb_file_read(path, (size_t)1 << 30, &data, &len, &err) == QB_OK);
         data[len / 2] ^= 0x10;
-        CHECK(qb_calib_write_file(path, data, len, &err) == QB_OK);
+        CHECK(qb_file_write_atomic(path, data, len, &err) == QB_OK);
         free(data);
         CHECK(qb_calib_cache_load(d, dir, key, &images, &skipped, &err) == QB_ERR_PARSE && strstr(err.msg, "checksum"));
         CHECK(qb_calib_collector_hist(d, v_in)->count == 0);
