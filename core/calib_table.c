@@ -17,11 +17,6 @@
 #define TABLE_FORMAT "qbench-calib"
 #define TABLE_MAX_BYTES (64u << 20)
 
-static const char *const letterbox_names[QB_LETTERBOX_MODE_COUNT] = {
-    [QB_LETTERBOX_PREDICT] = "predict",
-    [QB_LETTERBOX_VAL] = "val",
-};
-
 static const char *const top_keys[] = {"format", "version", "model", "method", "percentile",
                                        "images", "preprocess", "tensors", NULL};
 static const char *const model_keys[] = {"path", "sha256", NULL};
@@ -60,7 +55,7 @@ static cJSON *table_json(const struct qb_calib_table *t)
               (pre = cJSON_AddObjectToObject(root, "preprocess")) &&
               (input = cJSON_CreateIntArray(shape, 4)) && cJSON_AddItemToObject(pre, "input", input) &&
               (unsigned)t->letterbox < QB_LETTERBOX_MODE_COUNT &&
-              cJSON_AddStringToObject(pre, "letterbox", letterbox_names[t->letterbox]) &&
+              cJSON_AddStringToObject(pre, "letterbox", qb_letterbox_mode_names[t->letterbox]) &&
               (tensors = cJSON_AddObjectToObject(root, "tensors"));
     for (int k = 0; ok && k < t->n; k++)
         ok = cJSON_AddNumberToObject(tensors, t->names[k], (double)t->amax[k]) != NULL;
@@ -231,10 +226,7 @@ static enum qb_status parse_preprocess(const char *file, const cJSON *root, stru
     t->batch = dims[0];
     t->height = dims[2];
     t->width = dims[3];
-    for (k = 0; k < QB_LETTERBOX_MODE_COUNT; k++)
-        if (strcmp(lb->valuestring, letterbox_names[k]) == 0)
-            break;
-    if (k == QB_LETTERBOX_MODE_COUNT)
+    if ((k = qb_letterbox_mode_parse(lb->valuestring)) < 0)
         return qb_errorf(err, QB_ERR_PARSE, "%s: $.preprocess.letterbox: \"%.80s\" (expected \"predict\" or \"val\")",
                          file, lb->valuestring);
     t->letterbox = (enum qb_letterbox_mode)k;

@@ -52,6 +52,12 @@ struct qb_letterbox {
     enum qb_letterbox_mode mode;
 };
 
+/* The modes' names as options and files (packs, calibration tables) spell them:
+ * "predict", "val". Stored in files: append only. */
+extern const char *const qb_letterbox_mode_names[QB_LETTERBOX_MODE_COUNT];
+/* The mode named s, or -1 when s names none. */
+int qb_letterbox_mode_parse(const char *s);
+
 /* Bytes of an RGB buffer that holds any resized image for a dst_w x dst_h input
  * (the resized size never exceeds the input size). */
 #define QB_LETTERBOX_RGB_BYTES(dst_w, dst_h) ((size_t)(dst_w) * (size_t)(dst_h) * 3u)

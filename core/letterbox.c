@@ -3,8 +3,22 @@
  * inputs that the OpenCV build makes from files. */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "image.h"
+
+const char *const qb_letterbox_mode_names[QB_LETTERBOX_MODE_COUNT] = {
+    [QB_LETTERBOX_PREDICT] = "predict",
+    [QB_LETTERBOX_VAL] = "val",
+};
+
+int qb_letterbox_mode_parse(const char *s)
+{
+    for (int m = 0; m < QB_LETTERBOX_MODE_COUNT; m++)
+        if (strcmp(s, qb_letterbox_mode_names[m]) == 0)
+            return m;
+    return -1;
+}
 
 #define SIDE_MAX 65535
 

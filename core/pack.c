@@ -34,10 +34,6 @@ static const char *const pixels_names[QB_PACK_PIXELS_COUNT] = {
     [QB_PACK_PIXELS_RAW] = "rgb8",
     [QB_PACK_PIXELS_DEFLATE] = "rgb8-sub-deflate",
 };
-static const char *const mode_names[QB_LETTERBOX_MODE_COUNT] = {
-    [QB_LETTERBOX_PREDICT] = "predict",
-    [QB_LETTERBOX_VAL] = "val",
-};
 _Static_assert(QB_PACK_PIXELS_COUNT == 2 && QB_LETTERBOX_MODE_COUNT == 2, "name tables");
 
 const char *qb_pack_pixels_name(enum qb_pack_pixels p)
@@ -224,7 +220,7 @@ static cJSON *header_json(const struct qb_pack_info *m)
     ok &= cJSON_AddStringToObject(h, "format", FORMAT) != NULL;
     ok &= cJSON_AddStringToObject(h, "model", m->model ? m->model : "") != NULL;
     ok &= cJSON_AddItemToObject(h, "input", cJSON_CreateIntArray(input, 4));
-    ok &= cJSON_AddStringToObject(h, "letterbox", mode_names[m->mode]) != NULL;
+    ok &= cJSON_AddStringToObject(h, "letterbox", qb_letterbox_mode_names[m->mode]) != NULL;
     ok &= cJSON_AddStringToObject(h, "pixels", pixels_names[m->pixels]) != NULL;
     ok &= cJSON_AddStringToObject(h, "data", m->data ? m->data : "") != NULL;
     ok &= cJSON_AddStringToObject(h, "split", m->split ? m->split : "") != NULL;
@@ -310,7 +306,7 @@ enum qb_status qb_pack_add(struct qb_pack_writer *w, const struct qb_pack_record
         return st;
     if (!same_letterbox(lb, &want))
         return qb_errorf(err, QB_ERR_INVALID, "%s: item %zu: letterbox does not match the pack's input %dx%d (%s)",
-                         w->path, r->item, w->dst_w, w->dst_h, mode_names[w->mode]);
+                         w->path, r->item, w->dst_w, w->dst_h, qb_letterbox_mode_names[w->mode]);
     if (w->strings.n + path_len > UINT32_MAX || w->n_labels + (uint64_t)r->n_labels > UINT32_MAX)
         return qb_errorf(err, QB_ERR_UNSUPPORTED, "%s: too many items for one pack", w->path);
     if (w->pixels == QB_PACK_PIXELS_DEFLATE) {
@@ -630,7 +626,7 @@ static enum qb_status parse_header(struct qb_pack *p, const char *text, size_t l
     strs[1] = cJSON_GetObjectItemCaseSensitive(h, "model");
     strs[2] = cJSON_GetObjectItemCaseSensitive(h, "data");
     strs[3] = cJSON_GetObjectItemCaseSensitive(h, "split");
-    mode = name_index(mode_names, QB_LETTERBOX_MODE_COUNT, cJSON_GetObjectItemCaseSensitive(h, "letterbox"));
+    mode = name_index(qb_letterbox_mode_names, QB_LETTERBOX_MODE_COUNT, cJSON_GetObjectItemCaseSensitive(h, "letterbox"));
     pixels = name_index(pixels_names, QB_PACK_PIXELS_COUNT, cJSON_GetObjectItemCaseSensitive(h, "pixels"));
     for (int i = 0; i < 4 && !bad; i++)
         if (!cJSON_IsString(strs[i]))
@@ -721,7 +717,7 @@ static enum qb_status parse_entry(struct qb_pack *p, const unsigned char *e, siz
         return qb_errorf(err, QB_ERR_PARSE,
                          "%s: record %zu: stored letterbox is not the one qbench computes for a %dx%d image (%s, "
                          "input %dx%d): corrupt, or made by an incompatible qbench", p->path, i, lb->src_w, lb->src_h,
-                         mode_names[lb->mode], lb->dst_w, lb->dst_h);
+                         qb_letterbox_mode_names[lb->mode], lb->dst_w, lb->dst_h);
     if (p->info.pixels == QB_PACK_PIXELS_RAW && r->stored != (uint64_t)lb->new_w * lb->new_h * 3)
         return qb_errorf(err, QB_ERR_PARSE, "%s: corrupt pack index: record %zu has %u bytes of pixels, not %d x %d x 3",
                          p->path, i, r->stored, lb->new_w, lb->new_h);

@@ -141,13 +141,10 @@ static int parse_args(int argc, char **argv, struct calib_opts *o, struct qb_cli
         } else if (strcmp(a, "--trt-cache") == 0) {
             o->trt_cache = argv[++i];
         } else if (strcmp(a, "--letterbox") == 0) {
-            end = argv[++i];
-            if (strcmp(end, "predict") == 0)
-                o->mode = QB_LETTERBOX_PREDICT;
-            else if (strcmp(end, "val") == 0)
-                o->mode = QB_LETTERBOX_VAL;
-            else
+            int m = qb_letterbox_mode_parse(argv[++i]);
+            if (m < 0)
                 goto bad;
+            o->mode = (enum qb_letterbox_mode)m;
         } else if (a[0] != '-' && !o->model) {
             o->model = a;
         } else {

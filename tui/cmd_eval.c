@@ -113,13 +113,10 @@ static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_
             if (*end || o->detect.max_det < 1 || o->detect.max_det > 100000)
                 goto bad;
         } else if (strcmp(a, "--letterbox") == 0) {
-            end = argv[++i];
-            if (strcmp(end, "predict") == 0)
-                o->mode = QB_LETTERBOX_PREDICT;
-            else if (strcmp(end, "val") == 0)
-                o->mode = QB_LETTERBOX_VAL;
-            else
+            int m = qb_letterbox_mode_parse(argv[++i]);
+            if (m < 0)
                 goto bad;
+            o->mode = (enum qb_letterbox_mode)m;
             o->mode_set = true;
         } else if (a[0] != '-' && !o->model) {
             o->model = a;
@@ -254,10 +251,6 @@ static enum qb_status check_classes(struct eval *ev, struct qb_error *err)
 static enum qb_status check_pack(struct eval *ev, struct qb_error *err)
 {
     const struct qb_pack_info *pi = qb_pack_info(ev->pack);
-    static const char *const mode_name[QB_LETTERBOX_MODE_COUNT] = {
-        [QB_LETTERBOX_PREDICT] = "predict",
-        [QB_LETTERBOX_VAL] = "val",
-    };
 
     if (pi->dst_w != ev->w || pi->dst_h != ev->h)
         return qb_errorf(err, QB_ERR_SHAPE,
@@ -265,7 +258,7 @@ static enum qb_status check_pack(struct eval *ev, struct qb_error *err)
                          "again for this model", ev->o.pack, pi->dst_w, pi->dst_h, ev->o.model, ev->w, ev->h);
     if (ev->o.mode_set && ev->o.mode != pi->mode)
         return qb_errorf(err, QB_ERR_USAGE, "%s was packed with --letterbox %s, not %s", ev->o.pack,
-                         mode_name[pi->mode], mode_name[ev->o.mode]);
+                         qb_letterbox_mode_names[pi->mode], qb_letterbox_mode_names[ev->o.mode]);
     ev->o.mode = pi->mode;
     ev->o.data = pi->data;
     ev->o.split = pi->split;

@@ -67,8 +67,8 @@ static int parse_args(int argc, char **argv, struct pack_opts *o, struct qb_cli_
             *(a[2] == 'i' ? &o->max_images : a[2] == 'e' ? &o->every : &o->max) = n;
         } else if (strcmp(a, "--letterbox") == 0 || strcmp(a, "--compress") == 0) {
             end = argv[++i];
-            if (strcmp(a, "--letterbox") == 0 && (strcmp(end, "predict") == 0 || strcmp(end, "val") == 0))
-                o->mode = strcmp(end, "val") == 0 ? QB_LETTERBOX_VAL : QB_LETTERBOX_PREDICT;
+            if (strcmp(a, "--letterbox") == 0 && qb_letterbox_mode_parse(end) >= 0)
+                o->mode = (enum qb_letterbox_mode)qb_letterbox_mode_parse(end);
             else if (strcmp(a, "--compress") == 0 && (strcmp(end, "none") == 0 || strcmp(end, "deflate") == 0))
                 o->pixels = strcmp(end, "deflate") == 0 ? QB_PACK_PIXELS_DEFLATE : QB_PACK_PIXELS_RAW;
             else
