@@ -59,6 +59,7 @@ struct qb_executor {
     qb_exec_observe_fn observe;
     void *observe_user;
     struct qb_arena *sim;        /* plan simulation: the graph copy, per-node tables */
+    bool *fused;                 /* plan simulation: per value, kept FP32 inside a pointwise chain */
     float *prep_buf;
     size_t prep_bytes;
     char desc[96];
@@ -250,7 +251,7 @@ static enum qb_status sim_step(struct qb_executor *e, struct node_rt *rt, const 
                 continue;
             }
         } else if (rt->prec != QB_PREC_FP16 || (v->producer >= 0 && prec[v->producer] != QB_PREC_FP32)) {
-            continue; /* FP32 nodes read values as stored; FP16 nodes' inputs are FP16 already */
+            continue; /* FP32 nodes read values as stored; FP16 nodes read FP16 (or fused FP32) */
         }
         rt->prep[rt->n_prep++] = (struct prep){.k = k, .value = n->in[k], .scale = scale, .offset = offset};
         offset += value_bytes(v);
@@ -281,6 +282,8 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
             goto nomem;
         if ((st = qb_sim_graph(g, opts->prec, e->sim, &sg, err)) != QB_OK)
             goto out;
+        if (!(e->fused = qb_sim_fused(sg, opts->prec, e->sim)))
+            goto nomem;
         g = sg; /* the executor runs the copy from here on */
     }
     first = malloc((size_t)g->n_values * sizeof(int));
@@ -488,7 +491,7 @@ static enum qb_status run_steps(struct qb_executor *e, struct qb_error *err)
             return qb_node_errorf(e->g, rt->node, err, st, "failed at run time: %s", qb_status_str(st));
         if (rt->prec != QB_PREC_FP32)
             for (int k = 0; k < rt->node->n_out; k++)
-                if (rt->node->out[k] >= 0 && rt->out[k].dtype == QB_DTYPE_F32)
+                if (rt->node->out[k] >= 0 && rt->out[k].dtype == QB_DTYPE_F32 && !e->fused[rt->node->out[k]])
                     qb_fp16_round(rt->out[k].data, rt->out[k].data, (size_t)qb_tview_numel(&rt->out[k]));
         if (e->observe)
             for (int k = 0; k < rt->node->n_out; k++)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "op.h"
 #include "exec_sim.h"
 #include "quant.h"
 
@@ -26,6 +27,35 @@ static bool rounds_const(const struct qb_graph *g, const struct qb_node *n, int 
 static int node_index(const struct qb_graph *g, const struct qb_node *n)
 {
     return (int)(n - g->nodes);
+}
+
+static bool fuses(const struct qb_node *n, enum qb_prec p)
+{
+    return p == QB_PREC_FP16 && n->def && (n->def->flags & QB_OP_POINTWISE);
+}
+
+bool *qb_sim_fused(const struct qb_graph *g, const enum qb_prec *prec, struct qb_arena *a)
+{
+    bool *fused = qb_arena_calloc(a, (size_t)g->n_values + 1, sizeof(bool));
+    if (!fused)
+        return NULL;
+    for (int i = 0; i < g->n_order; i++) {
+        const struct qb_node *n = &g->nodes[g->order[i]];
+        if (fuses(n, prec[g->order[i]]))
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0 && g->values[n->out[k]].dtype == QB_DTYPE_F32)
+                    fused[n->out[k]] = true;
+    }
+    for (int i = 0; i < g->n_order; i++) {
+        const struct qb_node *n = &g->nodes[g->order[i]];
+        if (!fuses(n, prec[g->order[i]]))
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0)
+                    fused[n->in[k]] = false;
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        fused[g->outputs[i]] = false;
+    return fused;
 }
 
 enum qb_status qb_sim_graph(const struct qb_graph *g, const enum qb_prec *prec, struct qb_arena *a,

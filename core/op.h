@@ -52,6 +52,8 @@ struct qb_kctx {
 
 enum qb_op_flags {
     QB_OP_QUANTIZABLE = 1u << 0, /* in the default INT8 op set (Conv, ConvTranspose, Gemm, MatMul) */
+    QB_OP_POINTWISE = 1u << 1,   /* elementwise arithmetic (Add, Sigmoid, Clip ...): FP16 chains of
+                                    them fuse (core/exec_sim.h) */
 };
 
 struct qb_op_def {

@@ -2,7 +2,9 @@
  * written here from the definitions, on the tiny test models:
  *  - an all-FP32 plan is the reference, bit for bit;
  *  - the all-FP16 plan equals the FP32 reference run on FP16-rounded constants
- *    with every tensor rounded to FP16 as it is produced (scalar conversion);
+ *    with every tensor rounded to FP16 as it is produced (scalar conversion),
+ *    except the tensors inside elementwise chains (written and read only by
+ *    elementwise nodes, not a graph output), which stay FP32 (pointwise fusion);
  *  - one INT8 Conv (the exact form: int32 accumulation) and one INT8 Add (the
  *    generic form: fake-quantized inputs, FP32 arithmetic) inside an FP16 plan
  *    give what plain loops here compute from their captured inputs;
@@ -42,7 +44,8 @@ struct capture {
     float **copy;        /* per value, when wanted[v] */
     const bool *wanted;
     float *amax;         /* per value, running max |x| (calibration) */
-    bool round;          /* round every observed tensor in place (the FP16 oracle) */
+    bool round;          /* round observed tensors in place (the FP16 oracle) ... */
+    const bool *keep;    /* ... except these (per value), when not NULL */
 };
 
 static void observe(void *user, int v, const struct qb_tview *t)
@@ -50,7 +53,7 @@ static void observe(void *user, int v, const struct qb_tview *t)
     struct capture *c = user;
     size_t n = (size_t)qb_tview_numel(t);
     float *x = t->data;
-    if (c->round)
+    if (c->round && !(c->keep && c->keep[v]))
         for (size_t i = 0; i < n; i++)
             x[i] = round16(x[i]);
     if (c->amax)
@@ -238,6 +241,38 @@ out:
     free(prec);
 }
 
+/* Pointwise fusion, from its definition: the values that only elementwise
+ * nodes write and read, other than graph outputs, in an all-FP16 plan. */
+static bool elementwise(const struct qb_node *n)
+{
+    static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Sigmoid", "Pow", "Sqrt", "Neg",
+                                      "Exp", "Tanh", "Relu", "Clip", "Max", "Min", "Erf"};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        if (strcmp(n->op_type, ops[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool *chain_values(const struct qb_graph *g, int *count)
+{
+    bool *keep = calloc((size_t)g->n_values + 1, sizeof(bool));
+    *count = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        const struct qb_value *x = &g->values[v];
+        bool ok = x->producer >= 0 && elementwise(&g->nodes[x->producer]) && x->dtype == QB_DTYPE_F32;
+        for (int i = 0; ok && i < g->n_outputs; i++)
+            ok = g->outputs[i] != v;
+        for (int i = 0; ok && i < g->n_order; i++) {
+            const struct qb_node *n = &g->nodes[g->order[i]];
+            for (int k = 0; k < n->n_in; k++)
+                ok = ok && (n->in[k] != v || elementwise(n));
+        }
+        keep[v] = ok;
+        *count += ok;
+    }
+    return keep;
+}
+
 /* The whole model ----------------------------------------------------------------- */
 
 static bool is_resize_param(const struct qb_graph *g, int v)
@@ -259,6 +294,8 @@ static void check_model(const char *path)
     float *ref = NULL, *fp32 = NULL, *fp16 = NULL, *oracle = NULL, *amax = NULL;
     size_t n1 = 0, n2 = 0, n3 = 0, n4 = 0;
     double num = 0, den = 0;
+    bool *keep = NULL;
+    int n_keep = 0;
 
     if (qb_onnx_load(path, &g, &err) != QB_OK || qb_graph_prepare(g, &err) != QB_OK ||
         qb_onnx_load(path, &g16, &err) != QB_OK || qb_graph_prepare(g16, &err) != QB_OK) {
@@ -285,8 +322,10 @@ static void check_model(const char *path)
             for (int64_t i = 0; i < qb_value_numel(c); i++)
                 ((float *)c->data)[i] = round16(((float *)c->data)[i]);
     }
+    keep = chain_values(g16, &n_keep);
+    CHECKF(n_keep > 0, "%s: no value inside an elementwise chain (the SiLU Sigmoids)", path);
     oracle = run(g16, &(struct qb_exec_opts){.n_threads = 1, .observe = observe,
-                                             .observe_user = &(struct capture){.g = g16, .round = true}},
+                                             .observe_user = &(struct capture){.g = g16, .round = true, .keep = keep}},
                  &n4, &err);
     CHECKF(fp16 && oracle && n3 == n4, "%s: FP16 runs failed: %s", path, err.msg);
     if (fp16 && oracle && n3 == n4) {
@@ -298,8 +337,9 @@ static void check_model(const char *path)
                count_diff(fp16, oracle, n3), n3);
         CHECKF(count_diff(fp16, ref, n3) > 0 && num / den < 1e-4, "%s: FP16 vs FP32 relative L2 %.3g", path,
                sqrt(num / den));
-        printf("ok   %s: FP32 plan == reference; FP16 plan == oracle (%zu outputs; rel L2 vs FP32 %.2e)\n", path,
-               n3, sqrt(num / den));
+        printf("ok   %s: FP32 plan == reference; FP16 plan == oracle (%zu outputs, %d values fused; rel L2 vs "
+               "FP32 %.2e)\n",
+               path, n3, n_keep, sqrt(num / den));
     }
 
     check_int8_node(g, "Conv", amax);
@@ -321,6 +361,7 @@ out:
     free(fp32);
     free(fp16);
     free(oracle);
+    free(keep);
     free(prec);
     free(amax);
     qb_graph_free(g);

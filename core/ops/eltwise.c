@@ -692,13 +692,13 @@ static const char *const a_shift[] = {"direction", NULL};
 
 #define UNARY(NAME, ATTRS, MINV)                                                                   \
     {.name = NAME, .min_opset = MINV, .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,       \
-     .attrs = ATTRS, .infer = unary_infer, .run = unary_run}
+     .attrs = ATTRS, .flags = QB_OP_POINTWISE, .infer = unary_infer, .run = unary_run}
 #define BINARY(NAME, ATTRS, MINV, MAXV)                                                            \
     {.name = NAME, .min_opset = MINV, .max_opset = MAXV, .min_in = 2, .max_in = 2, .min_out = 1,  \
-     .max_out = 1, .attrs = ATTRS, .infer = qb_binary_infer, .run = qb_binary_run}
+     .max_out = 1, .attrs = ATTRS, .flags = QB_OP_POINTWISE, .infer = qb_binary_infer, .run = qb_binary_run}
 #define VARIADIC(NAME)                                                                             \
     {.name = NAME, .min_in = 1, .max_in = 1 << 20, .min_out = 1, .max_out = 1, .attrs = a_legacy, \
-     .infer = qb_variadic_infer, .run = qb_variadic_run}
+     .flags = QB_OP_POINTWISE, .infer = qb_variadic_infer, .run = qb_variadic_run}
 
 const struct qb_op_def qb_ops_eltwise[] = {
     UNARY("Sigmoid", a_legacy, 0),
@@ -743,9 +743,9 @@ const struct qb_op_def qb_ops_eltwise[] = {
     UNARY("Not", a_none, 0),
     UNARY("BitwiseNot", a_none, 18),
     {.name = "Clip", .max_opset = 10, .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
-     .attrs = a_clip_old, .infer = clip_infer, .run = clip_run},
+     .attrs = a_clip_old, .flags = QB_OP_POINTWISE, .infer = clip_infer, .run = clip_run},
     {.name = "Clip", .min_opset = 11, .min_in = 1, .max_in = 3, .min_out = 1, .max_out = 1,
-     .attrs = a_none, .infer = clip_infer, .run = clip_run},
+     .attrs = a_none, .flags = QB_OP_POINTWISE, .infer = clip_infer, .run = clip_run},
     {.name = "Cast", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1, .attrs = a_cast,
      .infer = cast_infer, .run = cast_run},
     {.name = "CastLike", .min_opset = 15, .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
