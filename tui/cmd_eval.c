@@ -321,11 +321,11 @@ static enum qb_status score_batch(struct eval *ev, int filled, struct qb_error *
             struct qb_det *d = ref ? ev->ref_dets : ev->dets;
             int nd = 0;
             if ((st = qb_detect_image(ev->det, out, s, lb, d, &nd, err)) == QB_OK)
-                st = qb_metrics_add(ev->vs.v[k].m, d, nd, ev->gt, ng, err);
+                st = qb_score_labels(ev->vs.v[k].s, d, nd, ev->gt, ng, err);
             if (ref)
                 n_ref = nd;
-            if (st == QB_OK && k == 0 && ev->vs.fid)
-                st = eval_variants_fidelity(&ev->vs, ev->ref_dets, n_ref, d, nd, err);
+            if (st == QB_OK && k == 0 && ev->vs.n > 1)
+                st = qb_score_fidelity(ev->vs.v[0].s, d, nd, ev->ref_dets, n_ref, err);
             if (st == QB_OK && k == 0 && ev->dump)
                 dump_image(ev, ev->cur->item[s], lb, ev->dets, nd);
         }
@@ -465,7 +465,7 @@ static cJSON *result_json(const struct eval *ev, const struct qb_map_result *r, 
 
 static enum qb_status report(struct eval *ev, struct qb_error *err)
 {
-    const struct qb_map_result *r = &ev->vs.v[0].r;
+    const struct qb_map_result *r = &ev->vs.v[0].r.map;
     double total = qb_cli_now() - ev->t_start, n = ev->n_images, infer = 0;
     enum qb_status st;
 

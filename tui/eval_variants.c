@@ -19,7 +19,7 @@ static enum qb_status add_variant(struct eval_variants *vs, const struct qb_grap
     eo.amax = vs->amax;
     if ((st = qb_exec_new(g, &eo, &v->e, err)) != QB_OK)
         return st;
-    if (!(v->m = qb_metrics_new(o->nc)))
+    if (!(v->s = qb_score_new(o->nc)))
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     return QB_OK;
 }
@@ -49,8 +49,6 @@ enum qb_status eval_variants_new(struct eval_variants *vs, const struct qb_graph
         return st;
     if ((st = add_variant(vs, g, "fp32", NULL, o, err)) != QB_OK)
         return st;
-    if (!(vs->fid = qb_metrics_new(o->nc)))
-        return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     if (!vs->n_int8)
         return QB_OK;
     if (!(fp16 = malloc((size_t)g->n_nodes * sizeof(*fp16))))
@@ -64,14 +62,11 @@ void eval_variants_free(struct eval_variants *vs)
 {
     for (int i = 0; i < 3; i++) {
         qb_exec_free(vs->v[i].e);
-        qb_metrics_free(vs->v[i].m);
-        qb_map_result_free(&vs->v[i].r);
+        qb_score_free(vs->v[i].s);
+        qb_score_result_free(&vs->v[i].r);
         free(vs->v[i].prec);
     }
     free(vs->amax);
-    qb_metrics_free(vs->fid);
-    qb_map_result_free(&vs->fid_r);
-    free(vs->fid_gt);
     memset(vs, 0, sizeof(*vs));
 }
 
@@ -87,62 +82,23 @@ void eval_variants_compare(struct eval_variants *vs, int filled, int batch)
 {
     const struct eval_variant *ref = find(vs, "fp32");
     const struct qb_tview *x, *y;
-    size_t n;
 
     if (!ref)
         return;
     x = qb_exec_output(vs->v[0].e, 0);
     y = qb_exec_output(ref->e, 0);
-    n = (size_t)(qb_tview_numel(x) / batch * filled);
-    for (size_t i = 0; i < n; i++) {
-        double a = ((const float *)x->data)[i], b = ((const float *)y->data)[i];
-        vs->ref2 += b * b;
-        vs->err2 += (a - b) * (a - b);
-        vs->dot += a * b;
-        vs->x2 += a * a;
-    }
-}
-
-enum qb_status eval_variants_fidelity(struct eval_variants *vs, const struct qb_det *ref, int n_ref,
-                                      const struct qb_det *d, int n, struct qb_error *err)
-{
-    int ng = 0;
-    if (n_ref > vs->fid_cap) {
-        struct qb_gt *grown = realloc(vs->fid_gt, (size_t)n_ref * sizeof(*grown));
-        if (!grown)
-            return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-        vs->fid_gt = grown;
-        vs->fid_cap = n_ref;
-    }
-    for (int i = 0; i < n_ref; i++)
-        if (ref[i].conf >= EVAL_FIDELITY_CONF)
-            vs->fid_gt[ng++] = (struct qb_gt){.box = ref[i].box, .cls = ref[i].cls};
-    return qb_metrics_add(vs->fid, d, n, vs->fid_gt, ng, err);
+    qb_score_outputs(vs->v[0].s, x->data, y->data, (size_t)(qb_tview_numel(x) / batch * filled));
 }
 
 enum qb_status eval_variants_summary(struct eval_variants *vs, struct qb_error *err)
 {
-    if (vs->fid) {
-        enum qb_status st = qb_metrics_summary(vs->fid, &vs->fid_r, err);
-        if (st != QB_OK)
-            return st;
-    }
     for (int i = 0; i < vs->n; i++) {
-        enum qb_status st = qb_metrics_summary(vs->v[i].m, &vs->v[i].r, err);
-        if (st != QB_OK)
+        enum qb_status st;
+        qb_score_result_free(&vs->v[i].r);
+        if ((st = qb_score_summary(vs->v[i].s, &vs->v[i].r, err)) != QB_OK)
             return st;
     }
     return QB_OK;
-}
-
-static double sqnr_db(const struct eval_variants *vs)
-{
-    return vs->err2 > 0 ? 10.0 * log10(vs->ref2 / vs->err2) : INFINITY;
-}
-
-static double cosine(const struct eval_variants *vs)
-{
-    return vs->x2 > 0 && vs->ref2 > 0 ? vs->dot / sqrt(vs->x2 * vs->ref2) : 0.0;
 }
 
 static void print_row(FILE *f, const char *label, const struct qb_map_result *r, const struct qb_map_result *base,
@@ -159,7 +115,8 @@ static void print_row(FILE *f, const char *label, const struct qb_map_result *r,
 void eval_variants_print(FILE *f, const struct eval_variants *vs, long n_images)
 {
     const struct eval_variant *fp16 = find(vs, "fp16"), *fp32 = find(vs, "fp32");
-    const struct qb_map_result *base = fp16 ? &fp16->r : fp32 ? &fp32->r : NULL;
+    const struct qb_map_result *base = fp16 ? &fp16->r.map : fp32 ? &fp32->r.map : NULL;
+    const struct qb_score_result *r = &vs->v[0].r;
     char label[40];
     double n = n_images > 0 ? (double)n_images : 1.0;
 
@@ -167,20 +124,20 @@ void eval_variants_print(FILE *f, const struct eval_variants *vs, long n_images)
         return;
     fprintf(f, "\n%-18s %9s %9s %9s %9s   %8s %8s %10s\n", "precision", "mAP50", "mAP50-95", "P", "R", "dmAP50",
             "dmAP5095", "ms/image");
-    fprintf(f, "%-18s %9s %9s %9s %9s   %17s %10s\n", "", "", "", "", "", base == &fp32->r ? "(vs FP32)" : "(vs FP16)",
+    fprintf(f, "%-18s %9s %9s %9s %9s   %17s %10s\n", "", "", "", "", "", base == &fp32->r.map ? "(vs FP32)" : "(vs FP16)",
             "(CPU sim)");
-    print_row(f, "FP32 (reference)", &fp32->r, NULL, 1e3 * fp32->t_infer / n);
+    print_row(f, "FP32 (reference)", &fp32->r.map, NULL, 1e3 * fp32->t_infer / n);
     if (fp16)
-        print_row(f, "FP16", &fp16->r, &fp32->r, 1e3 * fp16->t_infer / n);
+        print_row(f, "FP16", &fp16->r.map, &fp32->r.map, 1e3 * fp16->t_infer / n);
     snprintf(label, sizeof(label), "plan %.12s", vs->hash);
-    print_row(f, label, &vs->v[0].r, base, 1e3 * vs->v[0].t_infer / n);
+    print_row(f, label, &r->map, base, 1e3 * vs->v[0].t_infer / n);
     if (fp16)
         fprintf(f, "%-18s %9s %9s %9s %9s   %+8.4f %+8.4f\n", "  vs FP32", "", "", "", "",
-                vs->v[0].r.map50 - fp32->r.map50, vs->v[0].r.map50_95 - fp32->r.map50_95);
+                r->map.map50 - fp32->r.map.map50, r->map.map50_95 - fp32->r.map.map50_95);
     fprintf(f, "Output fidelity of the plan against FP32 (output 0, %ld images): SQNR %.2f dB, cosine %.6f\n",
-            n_images, sqnr_db(vs), cosine(vs));
+            n_images, r->sqnr_db, r->cosine);
     fprintf(f, "Fidelity mAP of the plan against FP32's own detections (conf >= %.2f as labels): mAP50 %.4f, "
-            "mAP50-95 %.4f\n", EVAL_FIDELITY_CONF, vs->fid_r.map50, vs->fid_r.map50_95);
+            "mAP50-95 %.4f\n", QB_FIDELITY_CONF, r->fidelity.map50, r->fidelity.map50_95);
 }
 
 static void add_metrics(cJSON *o, const struct qb_map_result *r)
@@ -223,18 +180,18 @@ void eval_variants_json(cJSON *root, const struct eval_variants *vs, long n_imag
         cJSON *o = cJSON_AddObjectToObject(base, vs->v[i].name);
         if (!o)
             continue;
-        add_metrics(o, &vs->v[i].r);
+        add_metrics(o, &vs->v[i].r.map);
         cJSON_AddNumberToObject(o, "inference_ms_per_image", 1e3 * vs->v[i].t_infer / n);
     }
-    add_delta(root, "delta_fp32", &vs->v[0].r, &fp32->r);
+    add_delta(root, "delta_fp32", &vs->v[0].r.map, &fp32->r.map);
     if (fp16)
-        add_delta(root, "delta_fp16", &vs->v[0].r, &fp16->r);
-    if (isfinite(sqnr_db(vs)))
-        cJSON_AddNumberToObject(root, "sqnr_db", sqnr_db(vs));
-    cJSON_AddNumberToObject(root, "cosine", cosine(vs));
+        add_delta(root, "delta_fp16", &vs->v[0].r.map, &fp16->r.map);
+    if (isfinite(vs->v[0].r.sqnr_db))
+        cJSON_AddNumberToObject(root, "sqnr_db", vs->v[0].r.sqnr_db);
+    cJSON_AddNumberToObject(root, "cosine", vs->v[0].r.cosine);
     if ((base = cJSON_AddObjectToObject(root, "fidelity"))) {
-        cJSON_AddNumberToObject(base, "conf", EVAL_FIDELITY_CONF);
-        cJSON_AddNumberToObject(base, "map50", vs->fid_r.map50);
-        cJSON_AddNumberToObject(base, "map50_95", vs->fid_r.map50_95);
+        cJSON_AddNumberToObject(base, "conf", QB_FIDELITY_CONF);
+        cJSON_AddNumberToObject(base, "map50", vs->v[0].r.fidelity.map50);
+        cJSON_AddNumberToObject(base, "map50_95", vs->v[0].r.fidelity.map50_95);
     }
 }

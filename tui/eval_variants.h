@@ -12,13 +12,14 @@
 #include "core/exec.h"
 #include "core/metrics.h"
 #include "core/plan.h"
+#include "core/score.h"
 
 struct eval_variant {
     const char *name;            /* "plan", "fp32", "fp16" */
     enum qb_prec *prec;          /* NULL: the FP32 reference */
     struct qb_executor *e;
-    struct qb_metrics *m;
-    struct qb_map_result r;      /* filled by eval_variants_summary() */
+    struct qb_score *s;          /* v[0]: labels, fidelity and outputs; baselines: labels */
+    struct qb_score_result r;    /* filled by eval_variants_summary() */
     double t_infer;              /* seconds in qb_exec_run */
 };
 
@@ -29,15 +30,7 @@ struct eval_variants {
     const char *mode;            /* v[0]: "fp32", "fp16", "int8" (every quantizable node) or "mixed" */
     char hash[65];               /* v[0]'s plan hash ("" for FP32) */
     int n_int8, n_fp16;
-    double ref2, err2, dot, x2;  /* output 0 of v[0] against FP32, summed over the evaluated images */
-    /* fidelity: v[0]'s detections scored against FP32's own (conf >= 0.25) as labels */
-    struct qb_metrics *fid;
-    struct qb_map_result fid_r;
-    struct qb_gt *fid_gt;
-    int fid_cap;
 };
-
-#define EVAL_FIDELITY_CONF 0.25f
 
 struct eval_variants_opts {
     const char *model;           /* the model file, for the calibration table's hash check */
@@ -58,10 +51,6 @@ void eval_variants_free(struct eval_variants *vs);
 /* Adds the first `filled` images of output 0 of v[0] and of the FP32 variant to the
  * SQNR and cosine sums (nothing without an FP32 baseline). */
 void eval_variants_compare(struct eval_variants *vs, int filled, int batch);
-/* Adds one image to the fidelity metrics: v[0]'s detections d against the FP32
- * baseline's ref (those with conf >= EVAL_FIDELITY_CONF are the labels). */
-enum qb_status eval_variants_fidelity(struct eval_variants *vs, const struct qb_det *ref, int n_ref,
-                                      const struct qb_det *d, int n, struct qb_error *err);
 enum qb_status eval_variants_summary(struct eval_variants *vs, struct qb_error *err);
 /* The comparison table and output fidelity (after v[0]'s own table). */
 void eval_variants_print(FILE *f, const struct eval_variants *vs, long n_images);
