@@ -9,7 +9,11 @@
  * read FP16-rounded inputs (their constants are rounded once, in the graph copy
  * of core/exec_sim.c) and round their outputs to FP16; INT8 nodes run the op's
  * exact INT8 form (run_int8) or, for ops without one, read fake-quantized
- * activations (q * scale) and compute in FP32; their outputs are FP16 too. */
+ * activations (q * scale) and compute in FP32; their outputs are FP16 too.
+ *
+ * For sensitivity sweeps, the executor keeps the value lifetimes and, with a plan,
+ * a signature of what each step computes: a variant plan resumes from the live
+ * values a base plan left before the first step where their signatures differ. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +50,7 @@ struct node_rt {
 
 struct qb_executor {
     const struct qb_graph *g;
+    const struct qb_graph *src;  /* the graph given to qb_exec_new(); g is its plan copy */
     struct qb_pool *pool;
     unsigned char *mem;          /* planned activation memory */
     size_t mem_bytes;
@@ -54,6 +59,9 @@ struct qb_executor {
     struct qb_tview *views;      /* one per graph value */
     struct node_rt *nodes;       /* n_steps entries */
     int n_steps;
+    int *first, *last;           /* per value: steps of definition and last use (-1: before step 0, -2: none) */
+    int *node_step;              /* per node: the step that runs it, or -1 */
+    uint64_t *sig;               /* plan simulation: per step, what it computes (qb_exec_first_diff) */
     int n_fused;                 /* SiLU pairs run as one step */
     struct qb_tview *slots;      /* in/out views of all nodes, back to back */
     qb_exec_observe_fn observe;
@@ -65,10 +73,14 @@ struct qb_executor {
     char desc[96];
 };
 
+static size_t data_bytes(const struct qb_value *v)
+{
+    return (size_t)qb_value_numel(v) * qb_dtype_size(v->dtype);
+}
+
 static size_t value_bytes(const struct qb_value *v)
 {
-    size_t b = (size_t)qb_value_numel(v) * qb_dtype_size(v->dtype);
-    return (b + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    return (data_bytes(v) + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
 
 struct interval {
@@ -261,13 +273,50 @@ static enum qb_status sim_step(struct qb_executor *e, struct node_rt *rt, const 
     return QB_OK;
 }
 
+static uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x;
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h + 0x9e3779b97f4a7c15ull;
+}
+
+static uint64_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+
+/* Everything that decides what a simulated step computes from the values it reads:
+ * its node, precision and form, INT8 scales, input conversions, and which outputs
+ * it rounds to FP16. Equal signatures on equal inputs give equal outputs. */
+static uint64_t step_sig(const struct qb_executor *e, const struct node_rt *rt)
+{
+    const struct qb_node *n = rt->node;
+    uint64_t h = mix(0, (uint64_t)(n - e->g->nodes)), rounded = 0;
+
+    h = mix(h, (uint64_t)rt->prec << 1 | rt->int8);
+    for (int k = 0; k < n->n_in; k++)
+        h = mix(h, float_bits(rt->in_scale[k]));
+    for (int i = 0; i < rt->n_prep; i++)
+        h = mix(mix(h, (uint64_t)rt->prep[i].k), float_bits(rt->prep[i].scale));
+    for (int k = 0; k < n->n_out && k < 64; k++)
+        if (n->out[k] >= 0 && rt->prec != QB_PREC_FP32 && rt->out[k].dtype == QB_DTYPE_F32 && !e->fused[n->out[k]])
+            rounded |= 1ull << k;
+    return mix(mix(h, (uint64_t)rt->n_prep), rounded);
+}
+
 enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *opts, struct qb_executor **out,
                            struct qb_error *err)
 {
     enum qb_status st = QB_OK;
     struct qb_executor *e = NULL;
     struct interval *iv = NULL;
-    int *first = NULL, *last = NULL, n_iv = 0, n_slots = 0;
+    int *first, *last, n_iv = 0, n_slots = 0;
     const char *device = opts && opts->device ? opts->device : "cpu";
 
     *out = NULL;
@@ -275,8 +324,10 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
         return qb_errorf(err, QB_ERR_INTERNAL, "%s: executor built on an unprepared graph", g->path);
     if (strcmp(device, "cpu") != 0)
         return qb_errorf(err, QB_ERR_USAGE, "unknown device '%s' (available: cpu)", device);
-    e = calloc(1, sizeof(*e));
-    if (e && opts && opts->prec) {
+    if (!(e = calloc(1, sizeof(*e))))
+        goto nomem;
+    e->src = g;
+    if (opts && opts->prec) {
         struct qb_graph *sg;
         if (!(e->sim = qb_arena_new()))
             goto nomem;
@@ -286,15 +337,14 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
             goto nomem;
         g = sg; /* the executor runs the copy from here on */
     }
-    first = malloc((size_t)g->n_values * sizeof(int));
-    last = malloc((size_t)g->n_values * sizeof(int));
+    first = e->first = malloc(((size_t)g->n_values + 1) * sizeof(int));
+    last = e->last = malloc(((size_t)g->n_values + 1) * sizeof(int));
+    e->node_step = malloc(((size_t)g->n_nodes + 1) * sizeof(int));
     iv = calloc((size_t)g->n_values + 1, sizeof(*iv));
-    if (!e || !first || !last || !iv)
+    e->views = calloc((size_t)g->n_values + 1, sizeof(*e->views));
+    if (!first || !last || !e->node_step || !iv || !e->views)
         goto nomem;
     e->g = g;
-    e->views = calloc((size_t)g->n_values + 1, sizeof(*e->views));
-    if (!e->views)
-        goto nomem;
 
     if (opts) {
         e->observe = opts->observe;
@@ -302,6 +352,12 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
     }
     if ((st = plan_steps(g, e, !(opts && (opts->no_fusion || opts->observe || opts->prec)), err)) != QB_OK)
         goto out;
+    for (int i = 0; i < g->n_nodes; i++)
+        e->node_step[i] = -1;
+    for (int s = 0; s < e->n_steps; s++)
+        e->node_step[e->nodes[s].node - g->nodes] = s;
+    if (e->sim && !(e->sig = qb_arena_calloc(e->sim, (size_t)e->n_steps + 1, sizeof(uint64_t))))
+        goto nomem;
 
     /* lifetimes in steps: inputs live from step -1, outputs to the end */
     for (int v = 0; v < g->n_values; v++)
@@ -366,8 +422,11 @@ enum qb_status qb_exec_new(const struct qb_graph *g, const struct qb_exec_opts *
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0)
                 rt->out[k] = e->views[n->out[k]];
-        if (e->sim && (st = sim_step(e, rt, opts, err)) != QB_OK)
-            goto out;
+        if (e->sim) {
+            if ((st = sim_step(e, rt, opts, err)) != QB_OK)
+                goto out;
+            e->sig[s] = step_sig(e, rt);
+        }
         if (rt->int8) {
             if ((st = n->def->prepare_int8(g, n, &rt->state, &scratch, err)) != QB_OK)
                 goto out;
@@ -407,8 +466,6 @@ nomem:
     st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory building the CPU executor", g->path);
 out:
     qb_exec_free(e);
-    free(first);
-    free(last);
     free(iv);
     return st;
 }
@@ -432,6 +489,9 @@ void qb_exec_free(struct qb_executor *e)
     free(e->views);
     free(e->nodes);
     free(e->slots);
+    free(e->first);
+    free(e->last);
+    free(e->node_step);
     free(e);
 }
 
@@ -455,16 +515,16 @@ size_t qb_exec_activation_bytes(const struct qb_executor *e)
     return e->mem_bytes;
 }
 
-static enum qb_status run_steps(struct qb_executor *e, struct qb_error *err)
+static enum qb_status run_steps(struct qb_executor *e, int from, int to, struct qb_error *err)
 {
     struct qb_kctx ctx = {.pool = e->pool, .scratch = e->scratch, .scratch_size = e->scratch_bytes, .graph = e->g};
 
-    if (e->observe)
+    if (e->observe && from == 0)
         for (int i = 0; i < e->g->n_inputs; i++)
             if (e->views[e->g->inputs[i]].dtype == QB_DTYPE_F32)
                 e->observe(e->observe_user, e->g->inputs[i], &e->views[e->g->inputs[i]]);
 
-    for (int s = 0; s < e->n_steps; s++) {
+    for (int s = from; s < to; s++) {
         struct node_rt *rt = &e->nodes[s];
         enum qb_status st;
         if (rt->silu_y >= 0) {
@@ -504,7 +564,88 @@ static enum qb_status run_steps(struct qb_executor *e, struct qb_error *err)
 enum qb_status qb_exec_run(struct qb_executor *e, struct qb_error *err)
 {
     unsigned fpenv = qb_fpenv_flush_begin();
-    enum qb_status st = run_steps(e, err);
+    enum qb_status st = run_steps(e, 0, e->n_steps, err);
     qb_fpenv_flush_end(fpenv);
     return st;
+}
+
+/* Reuse ---------------------------------------------------------------------------- */
+
+int qb_exec_n_steps(const struct qb_executor *e)
+{
+    return e->n_steps;
+}
+
+int qb_exec_first_diff(const struct qb_executor *a, const struct qb_executor *b)
+{
+    if (!a->sig || !b->sig || a->src != b->src || a->n_steps != b->n_steps)
+        return 0;
+    for (int s = 0; s < a->n_steps; s++)
+        if (a->nodes[s].node - a->g->nodes != b->nodes[s].node - b->g->nodes || a->sig[s] != b->sig[s])
+            return s;
+    return a->n_steps;
+}
+
+/* Stored before step s and read at or after it (graph outputs are read "at the end"). */
+static bool live_across(const struct qb_executor *e, int v, int s)
+{
+    return !(e->g->values[v].flags & QB_VALUE_CONST) && e->first[v] >= -1 && e->first[v] < s && e->last[v] >= s;
+}
+
+size_t qb_exec_live_bytes(const struct qb_executor *e, int s)
+{
+    size_t bytes = 0;
+    for (int v = 0; v < e->g->n_values; v++)
+        if (live_across(e, v, s))
+            bytes += data_bytes(&e->g->values[v]);
+    return bytes;
+}
+
+void qb_exec_save_live(const struct qb_executor *e, int s, void *buf)
+{
+    unsigned char *p = buf;
+    for (int v = 0; v < e->g->n_values; v++)
+        if (live_across(e, v, s)) {
+            size_t b = data_bytes(&e->g->values[v]);
+            memcpy(p, e->views[v].data, b);
+            p += b;
+        }
+}
+
+/* Live values never share memory (their lifetimes overlap), so the order of the copies does not matter. */
+void qb_exec_load_live(struct qb_executor *e, int s, const void *buf)
+{
+    const unsigned char *p = buf;
+    for (int v = 0; v < e->g->n_values; v++)
+        if (live_across(e, v, s)) {
+            size_t b = data_bytes(&e->g->values[v]);
+            memcpy(e->views[v].data, p, b);
+            p += b;
+        }
+}
+
+enum qb_status qb_exec_run_steps(struct qb_executor *e, int from, int to, struct qb_error *err)
+{
+    unsigned fpenv;
+    enum qb_status st;
+
+    if (from < 0 || from > to || to > e->n_steps)
+        return qb_errorf(err, QB_ERR_USAGE, "%s: steps [%d, %d) are not a range of the executor's %d steps",
+                         e->g->path, from, to, e->n_steps);
+    fpenv = qb_fpenv_flush_begin();
+    st = run_steps(e, from, to, err);
+    qb_fpenv_flush_end(fpenv);
+    return st;
+}
+
+int qb_exec_node_step(const struct qb_executor *e, int node)
+{
+    return node >= 0 && node < e->src->n_nodes ? e->node_step[node] : -1;
+}
+
+const struct qb_tview *qb_exec_value(const struct qb_executor *e, int v)
+{
+    if (v < 0 || v >= e->src->n_values || (e->g->values[v].flags & QB_VALUE_CONST) || e->first[v] < -1)
+        return NULL;
+    return &e->views[v];
 }
