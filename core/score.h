@@ -2,8 +2,10 @@
  * by image (DESIGN.md "Evaluation"; issue 6 "Metrics"):
  *  - mAP against the labels, as `yolo val` computes it (core/metrics.h);
  *  - fidelity mAP: the plan's detections scored against the FP32 model's own
- *    detections with confidence >= QB_FIDELITY_CONF as labels; it needs no labels and
- *    varies far less between image sets than a small delta of mAP;
+ *    detections with confidence >= QB_FIDELITY_CONF as labels, divided by what FP32's
+ *    detections score against themselves (0.995, not 1: Ultralytics' AP integrates
+ *    its last recall step to zero), so that FP32 scores exactly 1; it needs no labels
+ *    and varies far less between image sets than a small delta of mAP;
  *  - SQNR (dB) and cosine similarity of the raw output against FP32's.
  *
  *     struct qb_score *s = qb_score_new(nc);
@@ -31,7 +33,8 @@ struct qb_score;
 
 struct qb_score_result {
     struct qb_map_result map;      /* against the labels (map.n_images: images scored) */
-    struct qb_map_result fidelity; /* against FP32's detections (fidelity.n_images) */
+    struct qb_map_result fidelity; /* against FP32's detections (fidelity.n_images); map50 and
+                                      map50_95 relative to FP32's own (FP32: exactly 1) */
     double sqnr_db;                /* INFINITY when identical; NAN when nothing was compared */
     double cosine;                 /* NAN when nothing was compared */
 };

@@ -52,5 +52,7 @@ int qb_cmd_demo_data(int argc, char **argv);
 int qb_cmd_eval(int argc, char **argv);
 int qb_cmd_calib(int argc, char **argv);
 int qb_cmd_pack(int argc, char **argv);
+int qb_cmd_sens(int argc, char **argv);
+int qb_cmd_search(int argc, char **argv);
 
 #endif
