@@ -126,8 +126,11 @@ static void put_num(cJSON *o, const char *k, double x)
         cJSON_AddStringToObject(o, k, x > 0 ? "inf" : "-inf");
     else if (isnan(x))
         cJSON_AddNullToObject(o, k);
-    else
-        cJSON_AddNumberToObject(o, k, x);
+    else {
+        char buf[40]; /* 17 digits: the double comes back exactly (cJSON prints 15) */
+        snprintf(buf, sizeof(buf), "%.17g", x);
+        cJSON_AddRawToObject(o, k, buf);
+    }
 }
 
 static const char *const result_keys[] = {"map50", "map50_95", "precision", "recall", "fidelity_map50",
