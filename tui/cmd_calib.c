@@ -535,7 +535,8 @@ static enum qb_status report(struct calib *cb, struct qb_error *err)
         cJSON_Delete(root);
         return st;
     }
-    print_table(cb);
+    if (!cb->o.quiet)
+        print_table(cb);
     printf("%d tensors, method %s, %ld images (%ld skipped%s) from %s\n", cb->t.n,
            qb_calib_method_name(cb->t.params.method), cb->n_images, cb->n_skipped,
            cb->n_repeated ? ", the last batch filled with repeats" : "",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,18 +16,22 @@
 #include "sensitivity/search.h"
 
 static const char search_usage[] =
-    "usage: qbench search MODEL (--data D.yaml [--split S] | --pack P) --calib C.json --budget POINTS\n"
+    "usage: qbench search MODEL (--data D.yaml [--split S] | --pack P) (--calib C.json | --calib-images DIR\n"
+    "                     [--calib-method M] [--allow-overlap]) --budget POINTS\n"
     "                     [--budget-metric map50-95|map50] [--op-set SET] [--images-max N] [--max-returns N]\n"
     "                     [--out-plan P.json] [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n";
 
 static const char usage[] =
-    "usage: qbench sens MODEL (--data D.yaml [--split S] | --images DIR | --pack P) --calib C.json\n"
+    "usage: qbench sens MODEL (--data D.yaml [--split S] | --images DIR | --pack P)\n"
+    "                   (--calib C.json | --calib-images DIR [--calib-method M] [--allow-overlap])\n"
     "                   [--mode int8-alone|fp16-alone|local] [--metric sqnr|map|fidelity]\n"
     "                   [--by node|op|module|module-op] [--op-set SET] [--images-max N] [--top N]\n"
     "                   [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n";
 
 struct sens_opts {
     const char *model, *calib, *json, *op_set;
+    const char *calib_images, *calib_method; /* calibrate here (qbench calib) */
+    bool allow_overlap;
     struct qb_cli_source src;
     struct qb_sens_opts s;
     bool metric_given, no_reuse, no_cache, quiet;
@@ -64,12 +69,18 @@ static int parse_args(int argc, char **argv, struct sens_opts *o, struct qb_cli_
         if (r > 0)
             continue;
         if (a[0] == '-' && a[1] && i + 1 >= argc && strcmp(a, "--no-reuse") != 0 && strcmp(a, "--no-cache") != 0 &&
-            strcmp(a, "--quiet") != 0) {
+            strcmp(a, "--quiet") != 0 && strcmp(a, "--allow-overlap") != 0) {
             fprintf(stderr, "qbench %s: %s needs a value\n%s", cmd, a, use);
             return -1;
         }
         if (strcmp(a, "--calib") == 0) {
             o->calib = argv[++i];
+        } else if (strcmp(a, "--calib-images") == 0) {
+            o->calib_images = argv[++i];
+        } else if (strcmp(a, "--calib-method") == 0) {
+            o->calib_method = argv[++i];
+        } else if (strcmp(a, "--allow-overlap") == 0) {
+            o->allow_overlap = true;
         } else if (strcmp(a, "--json") == 0) {
             o->json = argv[++i];
         } else if (strcmp(a, "--op-set") == 0) {
@@ -143,6 +154,10 @@ static int parse_args(int argc, char **argv, struct sens_opts *o, struct qb_cli_
     }
     if (!o->model || qb_cli_source_check(&o->src) < 0) {
         fprintf(stderr, "%s", use);
+        return -1;
+    }
+    if (!o->calib == !o->calib_images) {
+        fprintf(stderr, "qbench %s: give the calibration with --calib C.json or --calib-images DIR\n%s", cmd, use);
         return -1;
     }
     if (search && !o->budget_given) {
@@ -310,10 +325,41 @@ struct work {
     struct qb_plan_spec spec;
     enum qb_prec *int8;
     float *amax;
-    char sha[65], cache_dir[4096];
+    char sha[65], cache_dir[4096], calib_path[4200];
     struct qb_sweep_opts sw;
     struct qb_exec_opts exec;
 };
+
+/* --calib-images: `qbench calib` into the cache folder (its histograms are cached
+ * too), with the leakage guard against the evaluation data. */
+static enum qb_status calibrate(struct work *w, const struct sens_opts *o, struct qb_error *err)
+{
+    char *argv[16];
+    int argc = 0, rc;
+    mkdir(w->cache_dir, 0777);
+    snprintf(w->calib_path, sizeof(w->calib_path), "%s/sens-calib-%.16s.json", w->cache_dir, w->sha);
+    argv[argc++] = "calib";
+    argv[argc++] = (char *)o->model;
+    argv[argc++] = "--images";
+    argv[argc++] = (char *)o->calib_images;
+    argv[argc++] = "--method";
+    argv[argc++] = (char *)(o->calib_method ? o->calib_method : "entropy");
+    if (o->src.data) {
+        argv[argc++] = "--eval-data";
+        argv[argc++] = (char *)o->src.data;
+    }
+    if (o->allow_overlap)
+        argv[argc++] = "--allow-overlap";
+    argv[argc++] = "--quiet";
+    argv[argc++] = "--out";
+    argv[argc++] = w->calib_path;
+    argv[argc] = NULL;
+    fflush(stdout);
+    if ((rc = qb_cmd_calib(argc, argv)) != QB_EXIT_OK)
+        return qb_errorf(err, rc == QB_EXIT_USAGE ? QB_ERR_USAGE : QB_ERR_IO,
+                         "calibrating on %s failed (see above)", o->calib_images);
+    return QB_OK;
+}
 
 static enum qb_status work_open(struct work *w, const struct sens_opts *o, const struct qb_cli_model_opts *mo,
                                 struct qb_error *err)
@@ -332,12 +378,12 @@ static enum qb_status work_open(struct work *w, const struct sens_opts *o, const
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     if ((st = qb_plan_resolve(&w->spec, w->g, w->int8, NULL, err)) != QB_OK)
         return st;
-    if (!o->calib)
-        return qb_errorf(err, QB_ERR_USAGE, "the INT8 nodes need their calibration: --calib C.json (made by qbench "
-                                            "calib)");
-    if ((st = qb_cli_plan_amax(w->g, o->model, o->calib, w->int8, &w->amax, err)) != QB_OK ||
-        (st = qb_calib_file_sha256(o->model, w->sha, err)) != QB_OK ||
-        (!o->no_cache && (st = qb_calib_cache_dir(w->cache_dir, sizeof(w->cache_dir), err)) != QB_OK) ||
+    if ((st = qb_calib_file_sha256(o->model, w->sha, err)) != QB_OK ||
+        ((!o->no_cache || o->calib_images) &&
+         (st = qb_calib_cache_dir(w->cache_dir, sizeof(w->cache_dir), err)) != QB_OK) ||
+        (o->calib_images && (st = calibrate(w, o, err)) != QB_OK) ||
+        (st = qb_cli_plan_amax(w->g, o->model, o->calib ? o->calib : w->calib_path, w->int8, &w->amax, err)) !=
+            QB_OK ||
         (st = qb_cli_source_load(&w->src, w->g, o->quiet, err)) != QB_OK)
         return st;
     if (o->s.metric == QB_SENS_MAP && !w->src.set->labelled)
