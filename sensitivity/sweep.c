@@ -361,13 +361,13 @@ static enum qb_status run_item(struct sweep *s, struct qb_sweep_item *it, struct
         }
         end = step + 1;
     }
-    if (s->base && !s->o->no_reuse) {
+    if (s->ck) {
         cut = qb_exec_first_diff(s->base, e);
         if (cut > end)
             cut = end;
     }
     for (int b = b0; b < b1 && st == QB_OK; b++) {
-        struct ckpt *c = &s->ck[b - b0];
+        struct ckpt *c = s->ck ? &s->ck[b - b0] : NULL; /* NULL: no reuse (cut 0) */
         if (cancelled(s)) {
             st = qb_errorf(err, QB_ERR_CANCELLED, "cancelled");
             break;
@@ -461,9 +461,9 @@ static enum qb_status setup(struct sweep *s, struct qb_error *err)
         s->ck_bytes = max_live_bytes(s->base);
         if (!s->o->no_reuse && s->ck_bytes && budget / s->ck_bytes < (size_t)s->chunk)
             s->chunk = budget / s->ck_bytes > 0 ? (int)(budget / s->ck_bytes) : 1;
-        if (!(s->ck = calloc((size_t)s->chunk, sizeof(*s->ck))))
+        if (!s->o->no_reuse && !(s->ck = calloc((size_t)s->chunk, sizeof(*s->ck))))
             return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-        for (int i = 0; i < s->chunk; i++)
+        for (int i = 0; s->ck && i < s->chunk; i++)
             if (!(s->ck[i].buf = malloc(s->ck_bytes ? s->ck_bytes : 1)))
                 return qb_errorf(err, QB_ERR_NOMEM, "out of memory saving %zu-byte prefixes for %d batches",
                                  s->ck_bytes, s->chunk);
