@@ -462,14 +462,14 @@ out:
 static void print_search(const struct qb_search *r, const struct qb_sens *s, const struct sens_opts *o)
 {
     const struct qb_search_plan *fp16 = &r->plans[r->fp16];
-    printf("\n%-3s %-44s %6s %8s %9s %10s %9s %s\n", "", "plan", "FP16", "cost", "mAP50", "mAP50-95", "d5095",
+    printf("\n%-3s %-52s %6s %8s %9s %10s %9s %s\n", "", "plan", "FP16", "cost", "mAP50", "mAP50-95", "d5095",
            "");
     for (int i = 0; i < r->n; i++) {
         const struct qb_search_plan *p = &r->plans[i];
         const struct qb_sweep_result *x = &p->item.r;
         int w = (int)strlen(p->what);
-        printf("%-3s %-44s %6d %8.3f", i == r->chosen ? "=>" : p->pareto ? "*" : "",
-               w > 44 ? p->what + w - 44 : p->what, p->n_fp16, p->cost);
+        printf("%-3s %-52s %6d %8.3f", i == r->chosen ? "=>" : p->pareto ? "*" : "",
+               w > 52 ? p->what + w - 52 : p->what, p->n_fp16, p->cost);
         if (x->done)
             printf(" %9.4f %10.4f %+9.4f %s\n", x->map50, x->map50_95, x->map50_95 - fp16->item.r.map50_95,
                    p->meets ? "within budget" : "");
