@@ -9,3 +9,6 @@ add_test(NAME calib COMMAND ${CMAKE_COMMAND} -E env QB_SOURCE_DIR=${CMAKE_SOURCE
 add_test(NAME plan COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/plan_test.sh)
 set_tests_properties(plan PROPERTIES TIMEOUT 600 ENVIRONMENT
                      "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")
+add_test(NAME sens COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sens_test.sh)
+set_tests_properties(sens PROPERTIES TIMEOUT 600 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
