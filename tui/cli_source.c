@@ -77,24 +77,31 @@ enum qb_status qb_cli_source_open(const struct qb_cli_source *s, struct qb_cli_l
     return qb_dataset_open(l->name, s->data ? (s->split ? s->split : "val") : NULL, &l->ds, err);
 }
 
-enum qb_status qb_cli_source_model(struct qb_cli_loaded *l, const struct qb_graph *g, struct qb_error *err)
+enum qb_status qb_cli_detect_model(const struct qb_graph *g, int n_names, int *batch, int *h, int *w,
+                                   struct qb_detect_layout *layout, struct qb_error *err)
 {
     const struct qb_value *in = &g->values[g->inputs[0]], *out = &g->values[g->outputs[0]];
+
+    if (g->n_inputs != 1 || in->ndim != 4 || in->shape[1] != 3 || in->dtype != QB_DTYPE_F32)
+        return qb_errorf(err, QB_ERR_SHAPE, "%s: evaluation needs one float input of shape [B,3,H,W]", g->path);
+    *batch = (int)in->shape[0];
+    *h = (int)in->shape[2];
+    *w = (int)in->shape[3];
+    if (out->dtype != QB_DTYPE_F32)
+        return qb_errorf(err, QB_ERR_SHAPE, "%s: output 0 is %s; a detect head is float32", g->path,
+                         qb_dtype_name(out->dtype));
+    return qb_detect_layout(out->shape, out->ndim, n_names, layout, err);
+}
+
+enum qb_status qb_cli_source_model(struct qb_cli_loaded *l, const struct qb_graph *g, struct qb_error *err)
+{
     struct qb_detect_layout layout;
     char **names = NULL;
     int n_names = qb_cli_model_names(g, &names), max_cls;
     enum qb_status st;
 
     qb_cli_free_names(names, n_names);
-    if (g->n_inputs != 1 || in->ndim != 4 || in->shape[1] != 3 || in->dtype != QB_DTYPE_F32)
-        return qb_errorf(err, QB_ERR_SHAPE, "%s: evaluation needs one float input of shape [B,3,H,W]", g->path);
-    l->batch = (int)in->shape[0];
-    l->h = (int)in->shape[2];
-    l->w = (int)in->shape[3];
-    if (out->dtype != QB_DTYPE_F32)
-        return qb_errorf(err, QB_ERR_SHAPE, "%s: output 0 is %s; a detect head is float32", g->path,
-                         qb_dtype_name(out->dtype));
-    if ((st = qb_detect_layout(out->shape, out->ndim, n_names, &layout, err)) != QB_OK)
+    if ((st = qb_cli_detect_model(g, n_names, &l->batch, &l->h, &l->w, &layout, err)) != QB_OK)
         return st;
     l->nc = layout.nc;
     if (l->pack) {

@@ -34,6 +34,11 @@ struct qb_cli_loaded {
     size_t max;
 };
 
+/* A detector's shape: one float [B,3,H,W] input and a detect head as output 0 (its
+ * layout, nc from the model's names when it has n_names > 0). */
+enum qb_status qb_cli_detect_model(const struct qb_graph *g, int n_names, int *batch, int *h, int *w,
+                                   struct qb_detect_layout *layout, struct qb_error *err);
+
 /* Opens the dataset or pack (before the model, so that a wrong path fails first). */
 enum qb_status qb_cli_source_open(const struct qb_cli_source *s, struct qb_cli_loaded *l, struct qb_error *err);
 /* Checks the model against it: one float [B,3,H,W] input, a detect head, label classes

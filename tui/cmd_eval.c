@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "cli_source.h"
 #include "core/batches.h"
 #include "core/dataset.h"
 #include "core/detect.h"
@@ -163,20 +164,10 @@ static void eval_free(struct eval *ev)
 /* The model input must be one float [B, 3, H, W] tensor; the first output is the detect head. */
 static enum qb_status check_model(struct eval *ev, struct qb_error *err)
 {
-    const struct qb_graph *g = ev->g;
-    const struct qb_value *in = &g->values[g->inputs[0]], *out = &g->values[g->outputs[0]];
     struct qb_detect_layout layout;
     enum qb_status st;
 
-    if (g->n_inputs != 1 || in->ndim != 4 || in->shape[1] != 3 || in->dtype != QB_DTYPE_F32)
-        return qb_errorf(err, QB_ERR_SHAPE, "%s: evaluation needs one float input of shape [B,3,H,W]", g->path);
-    ev->batch = (int)in->shape[0];
-    ev->h = (int)in->shape[2];
-    ev->w = (int)in->shape[3];
-    if (out->dtype != QB_DTYPE_F32)
-        return qb_errorf(err, QB_ERR_SHAPE, "%s: output 0 is %s; a detect head is float32", g->path,
-                         qb_dtype_name(out->dtype));
-    if ((st = qb_detect_layout(out->shape, out->ndim, ev->n_model_names, &layout, err)) != QB_OK)
+    if ((st = qb_cli_detect_model(ev->g, ev->n_model_names, &ev->batch, &ev->h, &ev->w, &layout, err)) != QB_OK)
         return st;
     ev->nc = layout.nc;
     return qb_detector_new(&layout, &ev->o.detect, &ev->det, err);
