@@ -190,6 +190,8 @@ static void progress(void *user, const struct qb_sweep_progress *p)
     static double last;
     const struct sens_opts *o = user;
     bool tty = isatty(2);
+    if (p->elapsed < last) /* a new sweep (the search runs several) */
+        last = 0;
     if (o->quiet || (p->elapsed - last < (tty ? 0.5 : 10.0) && p->done < p->total))
         return;
     last = p->elapsed;
@@ -239,6 +241,8 @@ static void print_table(const struct qb_sens *s, const struct sens_opts *o)
             printf("  (not evaluated)");
         else if (local)
             printf(" %9.2f %9.6f", x->sqnr_db, x->cosine);
+        else if (isnan(x->map50_95)) /* no labels */
+            printf(" %10s %10s %+10.4f %8.1f", "-", "-", x->fid50_95 - base->fid50_95, x->sqnr_db);
         else
             printf(" %+10.4f %+10.4f %+10.4f %8.1f", x->map50_95 - base->map50_95, x->map50 - base->map50,
                    x->fid50_95 - base->fid50_95, x->sqnr_db);
@@ -361,7 +365,7 @@ static enum qb_status calibrate(struct work *w, const struct sens_opts *o, struc
     return QB_OK;
 }
 
-static enum qb_status work_open(struct work *w, const struct sens_opts *o, const struct qb_cli_model_opts *mo,
+static enum qb_status work_open(struct work *w, struct sens_opts *o, const struct qb_cli_model_opts *mo,
                                 struct qb_error *err)
 {
     enum qb_status st;
@@ -386,6 +390,11 @@ static enum qb_status work_open(struct work *w, const struct sens_opts *o, const
             QB_OK ||
         (st = qb_cli_source_load(&w->src, w->g, o->quiet, err)) != QB_OK)
         return st;
+    if (o->s.metric == QB_SENS_MAP && !w->src.set->labelled && !o->metric_given) {
+        qb_log(QB_LOG_WARN, "%s has no labels: ranking by fidelity mAP (against FP32's own detections)",
+               w->src.name);
+        o->s.metric = QB_SENS_FIDELITY;
+    }
     if (o->s.metric == QB_SENS_MAP && !w->src.set->labelled)
         return qb_errorf(err, QB_ERR_USAGE, "%s has no labels: mAP needs them (use --metric fidelity or sqnr)",
                          w->src.name);
@@ -563,6 +572,7 @@ int qb_cmd_search(int argc, char **argv)
         return QB_EXIT_USAGE;
     }
     o.s = (struct qb_sens_opts){.mode = QB_SENS_INT8_ALONE, .metric = QB_SENS_MAP, .unit = QB_SENS_NODE};
+    o.metric_given = true; /* the budget is in mAP: labels are required */
     if ((st = work_open(&w, &o, &mo, &err)) != QB_OK || (st = qb_sens_new(w.g, w.int8, &o.s, &s, &err)) != QB_OK)
         goto out;
     if (!o.quiet)
