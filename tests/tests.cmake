@@ -12,3 +12,5 @@ set_tests_properties(plan PROPERTIES TIMEOUT 600 ENVIRONMENT
 add_test(NAME sens COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sens_test.sh)
 set_tests_properties(sens PROPERTIES TIMEOUT 600 ENVIRONMENT
                      "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
+add_test(NAME export COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/export_test.sh)
+set_tests_properties(export PROPERTIES ENVIRONMENT "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")

@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"pack", qb_cmd_pack, "pack  MODEL (--data D.yaml|DIR|LIST [--split val] | --video V... [--every N] [--max M]) [--images N] [--letterbox predict|val] [--compress none|deflate] --out P.qbpack   the model inputs, labels and letterbox of a dataset in one file, for eval --pack"},
     {"sens", qb_cmd_sens, "sens  MODEL (--data D.yaml [--split S] | --images DIR | --pack P) --calib C [--mode int8-alone|fp16-alone|local] [--metric sqnr|map|fidelity] [--by node|op|module|module-op] [--images-max N] [--json OUT]   per-layer sensitivity, ranked: what each node costs in mAP when INT8, against what it saves"},
     {"search", qb_cmd_search, "search MODEL (--data D.yaml [--split S] | --pack P) --calib C --budget POINTS [--budget-metric map50-95|map50] [--out-plan P.json] [--json OUT]   the fastest plan (by bit-operations) within POINTS of all-FP16's mAP"},
+    {"export", qb_cmd_export, "export --model M [--calib C] (--int8 | --fp16 | --plan P) [rules] --format modelopt|trtexec|json|txt [-o OUT]   the plan's FP16 nodes as the flags ModelOpt or trtexec take, or as JSON or text"},
     {"demo-data", qb_cmd_demo_data, "demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw] [--image-format jpg|png] [--splits train,val,calib] [--threads T]   synthetic stereo cone scenes (Ultralytics layout or raw tensors)"},
 };
 
