@@ -75,5 +75,24 @@ check "not a calibration table" expect_exit 2 "" "$q" export --model "$m" --int8
 check "a failed export writes nothing" expect_exit 2 "" "$q" export --model "$m" --int8 --fp16-node /no/such/Conv --format txt -o "$tmp/fail.txt"
 check "nothing half-written" test ! -e "$tmp/fail.txt"
 
+coco=$src/../shared/fixtures/coco128-val/images
+if [ -d "$coco" ]; then
+    "$q" calib "$m" --images "$coco" --images-max 4 --method max --quiet --out "$tmp/c.json" >/dev/null 2>&1
+    check "trt-calib-cache" expect_exit 0 "" "$q" export --model "$m" --calib "$tmp/c.json" --format trt-calib-cache -o "$tmp/c.cache"
+    check "the cache: header, then a scale per tensor" /usr/bin/python3 - "$tmp" <<'PY'
+import json, struct, sys
+tmp = sys.argv[1]
+lines = open(f'{tmp}/c.cache').read().splitlines()
+t = json.load(open(f'{tmp}/c.json'))
+assert lines[0].startswith('TRT-') and lines[0].endswith('EntropyCalibration2'), lines[0]
+assert len(lines) - 1 == len(t['tensors']), (len(lines), len(t['tensors']))
+name, hexs = lines[1].rsplit(': ', 1)
+scale = struct.unpack('>f', bytes.fromhex(hexs))[0]
+amax = t['tensors'][name]
+assert abs(scale - amax / 127) <= 1e-6 * amax, (scale, amax)
+PY
+    check "trt-calib-cache needs -o" expect_exit 2 "-o FILE" "$q" export --model "$m" --calib "$tmp/c.json" --format trt-calib-cache
+fi
+
 echo "export_test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -12,7 +12,11 @@
 static const char usage[] =
     "usage: qbench export --model M [--calib C.json] (--int8 [--op-set SET] | --fp16 | --plan P) [rules]\n"
     "                     --format modelopt|trtexec|json|txt [-o OUT] [--trt-cache CACHE]\n"
+    "       qbench export --model M --calib C.json --format trt-calib-cache -o CACHE\n"
     "  rules: " QB_CLI_PLAN_USAGE;
+
+/* Beside sessions/export.h's formats: the TensorRT cache of the calibration table. */
+#define FORMAT_TRT_CACHE QB_EXPORT_COUNT
 
 struct export_opts {
     const char *model, *calib, *out, *trt_cache;
@@ -49,8 +53,11 @@ static int parse_args(int argc, char **argv, struct export_opts *o, struct qb_cl
             for (int k = 0; k < QB_EXPORT_COUNT; k++)
                 if (strcmp(f, qb_export_format_names[k]) == 0)
                     o->format = k;
+            if (strcmp(f, "trt-calib-cache") == 0)
+                o->format = FORMAT_TRT_CACHE;
             if (o->format < 0) {
-                fprintf(stderr, "qbench export: unknown --format '%s' (modelopt, trtexec, json, txt)\n", f);
+                fprintf(stderr, "qbench export: unknown --format '%s' (modelopt, trtexec, json, txt, "
+                                "trt-calib-cache)\n", f);
                 return -1;
             }
         } else {
@@ -58,11 +65,15 @@ static int parse_args(int argc, char **argv, struct export_opts *o, struct qb_cl
             return -1;
         }
     }
-    if (!o->model || o->format < 0 || !o->plan.base_given) {
+    if (o->format == FORMAT_TRT_CACHE && (!o->calib || !o->out || strcmp(o->out, "-") == 0)) {
+        fprintf(stderr, "qbench export: --format trt-calib-cache writes the --calib table's scales to -o FILE\n");
+        return -1;
+    }
+    if (!o->model || o->format < 0 || (!o->plan.base_given && o->format != FORMAT_TRT_CACHE)) {
         fprintf(stderr, "qbench export: needs --model, a plan (--int8, --fp16 or --plan) and --format\n%s", usage);
         return -1;
     }
-    return qb_cli_plan_finish(&o->plan);
+    return o->format == FORMAT_TRT_CACHE ? 0 : qb_cli_plan_finish(&o->plan); /* the cache needs no plan */
 }
 
 int qb_cmd_export(int argc, char **argv)
@@ -85,6 +96,11 @@ int qb_cmd_export(int argc, char **argv)
     if ((st = qb_calib_file_sha256(o.model, sha, &err)) != QB_OK ||
         (o.calib && (st = qb_calib_table_load(o.calib, sha, &t, &err)) != QB_OK))
         goto out;
+    if (o.format == FORMAT_TRT_CACHE) {
+        if ((st = qb_calib_table_write_trt(&t, o.out, NULL, &err)) == QB_OK)
+            fprintf(stderr, "wrote %s (%d tensors)\n", o.out, t.n);
+        goto out;
+    }
     if ((st = qb_cli_plan_resolve(g, &o.plan, stderr, false, &prec)) != QB_OK)
         goto out_quiet;
     if (!prec) {
