@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <dirent.h>
 
 #include "dataset_internal.h"
+#include "fileio.h"
 
 #define WALK_DEPTH_MAX 64
 
@@ -220,41 +222,6 @@ out:
     return st;
 }
 
-enum qb_status qb_ds_read_file(const char *path, char **buf, size_t *len, struct qb_error *err)
-{
-    enum qb_status st = QB_OK;
-    FILE *f = fopen(path, "rb");
-    size_t cap = 4096, n = 0;
-    char *b = NULL;
-
-    if (!f)
-        return qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-    for (;;) {
-        char *nb = realloc(b, cap + 1);
-        if (!nb) {
-            st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", path);
-            goto out;
-        }
-        b = nb;
-        n += fread(b + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-    }
-    if (ferror(f)) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    b = NULL;
-out:
-    free(b);
-    fclose(f);
-    return st;
-}
-
 /* a list file: one path per line, relative ones against the list's folder */
 static enum qb_status read_list(struct qb_arena *a, struct qb_ds_listing *l, const char *list, struct qb_error *err)
 {
@@ -264,7 +231,7 @@ static enum qb_status read_list(struct qb_arena *a, struct qb_ds_listing *l, con
 
     if (!dir)
         return qb_errorf(err, QB_ERR_NOMEM, "dataset: out of memory");
-    if ((st = qb_ds_read_file(list, &buf, &len, err)) != QB_OK)
+    if ((st = qb_file_read(list, SIZE_MAX, &buf, &len, err)) != QB_OK)
         return st;
     if (memchr(buf, '\0', len)) {
         st = qb_errorf(err, QB_ERR_PARSE, "%s: a binary file, not a list of image paths (nor an image with a known "

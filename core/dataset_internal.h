@@ -44,8 +44,6 @@ char *qb_ds_dir_of(struct qb_arena *a, const char *path);
 char *qb_ds_real(struct qb_arena *a, const char *path);
 /* Remembers path for the empty-dataset error. */
 void qb_ds_note_looked(struct qb_ds_listing *l, const char *path);
-/* A whole file into *buf (malloc, NUL-terminated; *len excludes the NUL). */
-enum qb_status qb_ds_read_file(const char *path, char **buf, size_t *len, struct qb_error *err);
 /* One source into the listing: a folder, an image, or a list file (path absolute, existing). */
 enum qb_status qb_ds_list_source(struct qb_arena *a, struct qb_ds_listing *l, const char *path,
                                  struct qb_error *err);

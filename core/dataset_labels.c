@@ -4,11 +4,13 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "dataset_internal.h"
+#include "fileio.h"
 
 /* one label row: class, then cx cy w h, as float32 as numpy holds them */
 struct row {
@@ -185,7 +187,7 @@ enum qb_status qb_ds_read_labels(struct qb_dataset *ds, const char *img, enum qb
         *state = QB_DS_LAB_MISSING;
         goto out;
     }
-    if ((st = qb_ds_read_file(lp, &buf, &len, &ferr)) != QB_OK) {
+    if ((st = qb_file_read(lp, SIZE_MAX, &buf, &len, &ferr)) != QB_OK) {
         if (st == QB_ERR_NOMEM) {
             *err = ferr;
             goto out;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,7 @@
 #include <yaml.h>
 
 #include "dataset_internal.h"
+#include "fileio.h"
 
 struct yaml_src {
     const char *file;
@@ -145,7 +147,7 @@ enum qb_status qb_ds_open_yaml(struct qb_dataset *ds, struct qb_ds_listing *l, c
     size_t len;
     const char *root;
 
-    if ((st = qb_ds_read_file(file, &buf, &len, err)) != QB_OK)
+    if ((st = qb_file_read(file, SIZE_MAX, &buf, &len, err)) != QB_OK)
         return st;
     if (!(parser_ok = yaml_parser_initialize(&parser))) {
         st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", file);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,36 +65,40 @@ out:
 
 enum qb_status qb_file_read(const char *path, size_t max, char **out, size_t *len, struct qb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
     enum qb_status st = QB_OK;
+    FILE *f = fopen(path, "rb");
+    size_t cap = 4096, n = 0;
+    char *b = NULL;
 
     *out = NULL;
     if (!f)
         return qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: cannot read (not a regular file?)", path);
+    for (;;) { /* streamed, so pipes and files that grow read whole too */
+        char *nb = realloc(b, cap + 1);
+        if (!nb) {
+            st = qb_errorf(err, QB_ERR_NOMEM, "%s: out of memory", path);
+            goto out;
+        }
+        b = nb;
+        n += fread(b + n, 1, cap - n, f);
+        if (n > max) {
+            st = qb_errorf(err, QB_ERR_PARSE, "%s: more than %zu bytes, more than such a file holds", path, max);
+            goto out;
+        }
+        if (n < cap)
+            break;
+        cap = cap <= max / 2 ? cap * 2 : max < SIZE_MAX - 1 ? max + 1 : SIZE_MAX - 1;
+    }
+    if (ferror(f)) {
+        st = qb_errorf(err, QB_ERR_IO, "%s: %s", path, strerror(errno));
         goto out;
     }
-    if ((size_t)size > max) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s: %ld bytes, more than such a file holds", path, size);
-        goto out;
-    }
-    if (!(buf = malloc((size_t)size + 1))) {
-        st = qb_errorf(err, QB_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        st = qb_errorf(err, QB_ERR_IO, "%s: read failed", path);
-        goto out;
-    }
-    buf[size] = '\0';
-    *len = (size_t)size;
-    *out = buf;
-    buf = NULL;
+    b[n] = '\0';
+    *out = b;
+    *len = n;
+    b = NULL;
 out:
-    free(buf);
+    free(b);
     fclose(f);
     return st;
 }
