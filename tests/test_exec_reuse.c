@@ -16,22 +16,9 @@
 #include "core/exec.h"
 #include "core/onnx.h"
 #include "testutil.h"
+#include "testutil_sim.h"
 
-static const char *const models[] = {
-    "tests/data/yolo11n-tiny-b2-320.onnx",
-    "tests/data/yolo12n-tiny-b2-320.onnx",
-    "tests/data/yolov8n-tiny-b2-320.onnx",
-};
 
-static void fill_input(struct qb_executor *e)
-{
-    struct qb_tview *in = qb_exec_input(e, 0);
-    uint32_t x = 11u;
-    for (int64_t i = 0; i < qb_tview_numel(in); i++) {
-        x = x * 1664525u + 1013904223u;
-        ((float *)in->data)[i] = (float)(x >> 8) / 16777216.0f;
-    }
-}
 
 static size_t tview_bytes(const struct qb_tview *t)
 {
@@ -122,7 +109,7 @@ static bool reuse_matches(const struct qb_graph *g, struct qb_executor *base, st
     struct outs full, reused = {0};
     bool ok;
 
-    fill_input(var);
+    sim_fill_input(var);
     CHECKF(qb_exec_run(var, &err) == QB_OK, "%s", err.msg);
     full = copy_outputs(g, var);
     poison(g, var);
@@ -145,34 +132,7 @@ static bool reuse_matches(const struct qb_graph *g, struct qb_executor *base, st
 
 /* Picking nodes ------------------------------------------------------------------ */
 
-static bool elementwise(const struct qb_node *n)
-{
-    static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Sigmoid", "Pow", "Sqrt", "Neg",
-                                      "Exp", "Tanh", "Relu", "Clip", "Max", "Min", "Erf"};
-    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-        if (strcmp(n->op_type, ops[i]) == 0)
-            return true;
-    return false;
-}
 
-/* In the all-FP16 plan, v stays FP32: an elementwise node writes it and only
- * elementwise nodes read it, and it is not a graph output. */
-static bool kept_fp32(const struct qb_graph *g, int v)
-{
-    const struct qb_value *x = &g->values[v];
-    if (x->producer < 0 || !elementwise(&g->nodes[x->producer]) || x->dtype != QB_DTYPE_F32)
-        return false;
-    for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] == v)
-            return false;
-    for (int i = 0; i < g->n_order; i++) {
-        const struct qb_node *n = &g->nodes[g->order[i]];
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == v && !elementwise(n))
-                return false;
-    }
-    return true;
-}
 
 static int count_op(const struct qb_graph *g, const char *op)
 {
@@ -232,7 +192,7 @@ static void add_pointwise(const struct qb_graph *g, const struct qb_executor *ba
         if (strcmp(x->op_type, op) != 0)
             continue;
         for (int k = 0; k < x->n_in; k++)
-            if (x->in[k] >= 0 && kept_fp32(g, x->in[k]) && g->values[x->in[k]].producer != g->order[0])
+            if (x->in[k] >= 0 && sim_kept_fp32(g, x->in[k]) && g->values[x->in[k]].producer != g->order[0])
                 v = x->in[k];
         if (v < 0)
             continue;
@@ -288,7 +248,7 @@ static void check_variants(const struct qb_graph *g, struct qb_executor *base, c
 
     /* one base run forward serves every cut */
     qsort(vs, (size_t)n, sizeof(vs[0]), by_cut);
-    fill_input(base);
+    sim_fill_input(base);
     for (int i = 0; i < n; i++) {
         struct variant *v = &vs[i];
         struct outs full = {0};
@@ -352,7 +312,7 @@ static void check_random(const struct qb_graph *g, const float *amax, int pairs)
         if (a && b) {
             cut = qb_exec_first_diff(a, b);
             CHECK(cut >= 0 && cut <= qb_exec_n_steps(a));
-            fill_input(a);
+            sim_fill_input(a);
             CHECKF(qb_exec_run_steps(a, 0, cut, &err) == QB_OK, "%s", err.msg);
             if (reuse_matches(g, a, b, cut, NULL))
                 ok++;
@@ -431,7 +391,7 @@ static void check_interface(const char *path, const struct qb_graph *g, struct q
         int half = n / 2, y = g->nodes[g->order[half - 1]].out[0], calls;
         const struct qb_tview *t;
         float *want = NULL;
-        fill_input(seen_e);
+        sim_fill_input(seen_e);
         CHECK(qb_exec_run_steps(seen_e, 0, half, &err) == QB_OK);
         CHECK(seen.value[g->inputs[0]]);
         t = qb_exec_value(seen_e, y);
@@ -445,7 +405,7 @@ static void check_interface(const char *path, const struct qb_graph *g, struct q
         CHECK(qb_exec_run_steps(seen_e, half, n, &err) == QB_OK);
         CHECKF(!seen.value[g->inputs[0]] && !seen.value[y] && seen.calls > calls,
                "%s: the observer of steps [%d, %d) saw the input or step %d", path, half, n, half - 1);
-        fill_input(base);
+        sim_fill_input(base);
         CHECK(qb_exec_run_steps(base, 0, half, &err) == QB_OK);
         CHECKF(want && qb_exec_value(base, y) && memcmp(qb_exec_value(base, y)->data, want, tview_bytes(t)) == 0,
                "%s: qb_exec_value differs between two runs of the same plan", path);
@@ -490,11 +450,11 @@ static void check_model(const char *path, int pairs)
         CHECKF(0, "%s", err.msg);
         goto out;
     }
-    fill_input(calib);
+    sim_fill_input(calib);
     CHECK(qb_exec_run(calib, &err) == QB_OK);
     if (!(base = build(g, prec16, amax, 2)))
         goto out;
-    fill_input(base);
+    sim_fill_input(base);
     CHECK(qb_exec_run(base, &err) == QB_OK);
     base_out = copy_outputs(g, base);
 
@@ -515,8 +475,8 @@ int main(void)
     const char *src = getenv("QB_SOURCE_DIR");
     char path[4096];
     qb_log_set_level(QB_LOG_ERROR);
-    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", src ? src : ".", models[i]);
+    for (size_t i = 0; i < sizeof(sim_models) / sizeof(sim_models[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", src ? src : ".", sim_models[i]);
         check_model(path, i == 2 ? 6 : 7); /* 20 random pairs in all */
     }
     return test_summary("test_exec_reuse");

@@ -15,27 +15,14 @@
 #include "core/onnx.h"
 #include "core/ops/opsutil.h"
 #include "testutil.h"
+#include "testutil_sim.h"
 
-static const char *const models[] = {
-    "tests/data/yolo11n-tiny-b2-320.onnx",
-    "tests/data/yolo12n-tiny-b2-320.onnx",
-    "tests/data/yolov8n-tiny-b2-320.onnx",
-};
 
 static float round16(float x)
 {
     return qb_opu_half_to_float(qb_opu_float_to_half(x));
 }
 
-static void fill_input(struct qb_executor *e)
-{
-    struct qb_tview *in = qb_exec_input(e, 0);
-    uint32_t x = 11u;
-    for (int64_t i = 0; i < qb_tview_numel(in); i++) {
-        x = x * 1664525u + 1013904223u;
-        ((float *)in->data)[i] = (float)(x >> 8) / 16777216.0f;
-    }
-}
 
 /* Observers ------------------------------------------------------------------- */
 
@@ -71,7 +58,7 @@ static float *run(const struct qb_graph *g, const struct qb_exec_opts *o, size_t
     struct qb_executor *e = NULL;
     float *y = NULL;
     if (qb_exec_new(g, o, &e, err) == QB_OK) {
-        fill_input(e);
+        sim_fill_input(e);
         if (qb_exec_run(e, err) == QB_OK) {
             const struct qb_tview *t = qb_exec_output(e, 0);
             *n_out = (size_t)qb_tview_numel(t);
@@ -241,35 +228,14 @@ out:
     free(prec);
 }
 
-/* Pointwise fusion, from its definition: the values that only elementwise
- * nodes write and read, other than graph outputs, in an all-FP16 plan. */
-static bool elementwise(const struct qb_node *n)
-{
-    static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Sigmoid", "Pow", "Sqrt", "Neg",
-                                      "Exp", "Tanh", "Relu", "Clip", "Max", "Min", "Erf"};
-    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-        if (strcmp(n->op_type, ops[i]) == 0)
-            return true;
-    return false;
-}
-
+/* Pointwise fusion, from its definition (testutil_sim.h): the values that only
+ * elementwise nodes write and read, other than graph outputs, in an all-FP16 plan. */
 static bool *chain_values(const struct qb_graph *g, int *count)
 {
     bool *keep = calloc((size_t)g->n_values + 1, sizeof(bool));
     *count = 0;
-    for (int v = 0; v < g->n_values; v++) {
-        const struct qb_value *x = &g->values[v];
-        bool ok = x->producer >= 0 && elementwise(&g->nodes[x->producer]) && x->dtype == QB_DTYPE_F32;
-        for (int i = 0; ok && i < g->n_outputs; i++)
-            ok = g->outputs[i] != v;
-        for (int i = 0; ok && i < g->n_order; i++) {
-            const struct qb_node *n = &g->nodes[g->order[i]];
-            for (int k = 0; k < n->n_in; k++)
-                ok = ok && (n->in[k] != v || elementwise(n));
-        }
-        keep[v] = ok;
-        *count += ok;
-    }
+    for (int v = 0; v < g->n_values; v++)
+        *count += keep[v] = sim_kept_fp32(g, v);
     return keep;
 }
 
@@ -373,8 +339,8 @@ int main(void)
     const char *src = getenv("QB_SOURCE_DIR");
     char path[4096];
     qb_log_set_level(QB_LOG_ERROR);
-    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", src ? src : ".", models[i]);
+    for (size_t i = 0; i < sizeof(sim_models) / sizeof(sim_models[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", src ? src : ".", sim_models[i]);
         check_model(path);
     }
     return test_summary("test_sim");
