@@ -90,6 +90,11 @@ struct qb_op_def {
 
 /* Looks up the definition of a default-domain op valid at the given opset. */
 const struct qb_op_def *qb_op_find(const char *op_type, int64_t opset);
+
+/* Floating-point operations of a runtime node at the graph's shapes (2 per
+ * multiply-accumulate); 0 for folded nodes and ops without a cost (elementwise,
+ * shape). */
+double qb_node_flops(const struct qb_graph *g, const struct qb_node *n);
 /* True when any registered definition has this name (at another opset or not). */
 int qb_op_known(const char *op_type);
 /* Iterates over every registered definition (for `--list-ops`, tests). */

@@ -19,17 +19,11 @@ int qb_sens_parse(const char *const *names, int n, const char *s)
     return -1;
 }
 
-double qb_sens_node_flops(const struct qb_graph *g, int node)
-{
-    const struct qb_node *n = &g->nodes[node];
-    return !n->folded && n->def && n->def->flops ? n->def->flops(g, n) : 0.0;
-}
-
 static double model_flops(const struct qb_graph *g)
 {
     double f = 0;
     for (int i = 0; i < g->n_order; i++)
-        f += qb_sens_node_flops(g, g->order[i]);
+        f += qb_node_flops(g, &g->nodes[g->order[i]]);
     return f;
 }
 
@@ -41,7 +35,7 @@ double qb_sens_plan_cost(const struct qb_graph *g, const enum qb_prec *prec)
         return 1.0;
     for (int i = 0; i < g->n_order; i++) {
         int k = g->order[i];
-        cost += qb_sens_node_flops(g, k) * (prec && prec[k] == QB_PREC_INT8 ? 0.25 : 1.0);
+        cost += qb_node_flops(g, &g->nodes[k]) * (prec && prec[k] == QB_PREC_INT8 ? 0.25 : 1.0);
     }
     return cost / all;
 }
@@ -114,7 +108,7 @@ static enum qb_status add_node(struct qb_sens *s, int k, const char *key, int *c
     u->nodes[u->n_nodes++] = k;
     if (strcmp(u->op, n->op_type) != 0)
         u->op = "mixed";
-    u->gain += 0.75 * qb_sens_node_flops(s->g, k) / (s->flops_fp16 > 0 ? s->flops_fp16 : 1);
+    u->gain += 0.75 * qb_node_flops(s->g, n) / (s->flops_fp16 > 0 ? s->flops_fp16 : 1);
     return QB_OK;
 }
 

@@ -90,8 +90,6 @@ void qb_sens_free(struct qb_sens *s);
  * here), then fills cost and rank. QB_ERR_CANCELLED leaves the finished units cached. */
 enum qb_status qb_sens_run(struct qb_sens *s, const struct qb_sweep_opts *sw, struct qb_error *err);
 
-/* FLOPs of a node at the graph's shapes (0 for ops without a cost: elementwise, shape). */
-double qb_sens_node_flops(const struct qb_graph *g, int node);
 /* Relative BOPs of a plan against all-FP16 (1.0 = all FP16; all-INT8 of a conv net ~0.25). */
 double qb_sens_plan_cost(const struct qb_graph *g, const enum qb_prec *prec);
 /* The Ultralytics module of a node name ("/model.21/cv2.0/Conv" -> "/model.21/"), into buf. */

@@ -151,14 +151,12 @@ static void header(struct sbuf *b, const struct qb_export_input *in, const struc
 /* Op types of the op-set ModelOpt should quantize; NULL list when ModelOpt's own default is meant. */
 static int quantize_types(const struct qb_export_input *in, const char **types, int cap)
 {
-    static const char *const candidates[] = {"Add", "AveragePool", "BatchNormalization", "Clip", "Conv",
-                                             "ConvTranspose", "Gemm", "GlobalAveragePool", "MatMul", "MaxPool",
-                                             "Mul"};
+    const char *const *candidates = qb_plan_op_set_named("modelopt"); /* every type a named set holds */
     const char *op_set = in->spec->op_set ? in->spec->op_set : "core";
     int n = 0;
     if (strcmp(op_set, "modelopt") == 0)
         return 0;
-    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]) && n < cap; i++)
+    for (int i = 0; candidates[i] && n < cap; i++)
         if (qb_plan_op_set_has(op_set, candidates[i]))
             types[n++] = candidates[i];
     /* widened op-sets: the extra types in graph order */

@@ -77,11 +77,6 @@ static void param_count(const struct qb_graph *g, int64_t *weights, int64_t *con
     free(seen);
 }
 
-static double node_flops(const struct qb_graph *g, const struct qb_node *n)
-{
-    return !n->folded && n->def && n->def->flops ? n->def->flops(g, n) : 0.0;
-}
-
 static cJSON *shape_json(const struct qb_value *v)
 {
     cJSON *a = cJSON_CreateArray();
@@ -136,7 +131,7 @@ static void print_json(const struct qb_graph *g, const char *sha, struct op_coun
         cJSON_AddStringToObject(o, "name", n->name);
         cJSON_AddStringToObject(o, "op", n->op_type);
         cJSON_AddItemToObject(o, "output_shape", shape_json(qb_node_out(g, n, 0)));
-        cJSON_AddNumberToObject(o, "flops", node_flops(g, n));
+        cJSON_AddNumberToObject(o, "flops", qb_node_flops(g, n));
         cJSON_AddItemToArray(q, o);
     }
     cJSON_AddItemToObject(root, "quantizable_nodes", q);
@@ -190,7 +185,7 @@ static void print_text(const struct qb_graph *g, const char *sha, struct op_coun
         if (!(n->def->flags & QB_OP_QUANTIZABLE))
             continue;
         printf("  %4d  %-48s %-8s %-18s %8.4f\n", k++, n->name, n->op_type,
-               qb_shape_str(qb_node_out(g, n, 0), buf, sizeof(buf)), node_flops(g, n) / 1e9);
+               qb_shape_str(qb_node_out(g, n, 0), buf, sizeof(buf)), qb_node_flops(g, n) / 1e9);
     }
     printf("metadata:%s\n", g->n_meta ? "" : " (none)");
     for (int i = 0; i < g->n_meta; i++)
@@ -240,7 +235,7 @@ int qb_cmd_info(int argc, char **argv)
     }
     n_ops = count_ops(g, counts);
     for (int i = 0; i < g->n_order; i++)
-        flops += node_flops(g, &g->nodes[g->order[i]]);
+        flops += qb_node_flops(g, &g->nodes[g->order[i]]);
     if (json)
         print_json(g, sha, counts, n_ops, flops);
     else

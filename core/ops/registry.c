@@ -50,3 +50,8 @@ int qb_op_known(const char *op_type)
             return 1;
     return 0;
 }
+
+double qb_node_flops(const struct qb_graph *g, const struct qb_node *n)
+{
+    return !n->folded && n->def && n->def->flops ? n->def->flops(g, n) : 0.0;
+}
