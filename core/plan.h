@@ -47,6 +47,8 @@
 #include "graph.h"
 #include "status.h"
 
+struct cJSON;
+
 /* NOTE: append only: the names below are written in plan files. */
 enum qb_plan_rule_kind {
     QB_PLAN_FP16_OP = 0,   /* op type kept in FP16 */
@@ -160,6 +162,20 @@ enum qb_plan_format {
     QB_PLAN_FORMAT_TEXT,
     QB_PLAN_FORMAT_COUNT
 };
+
+/* The rule keys as a JSON object, shared by plan files and the plans in session
+ * presets (sessions/preset.h). qb_plan_spec_from_json reads "default" (required),
+ * "op_set", "fp16_op_types", "fp16_nodes" and "int8_nodes" (optional) of obj into s
+ * (initialised by the caller) and sets base_given (and op_set_given with an op_set).
+ * obj's other keys are errors unless listed in extra (NULL-terminated; NULL for
+ * none), and so are repeated keys. path is obj's JSON path ("$", "$.builds[2].plan"):
+ * errors read "file: $.builds[2].plan.fp16_nodes[1]: ...", and each rule keeps
+ * that origin for qb_plan_resolve's messages. */
+enum qb_status qb_plan_spec_from_json(const struct cJSON *obj, const char *file, const char *path,
+                                      const char *const *extra, struct qb_plan_spec *s, struct qb_error *err);
+/* Adds those five keys to obj, in that order (op_set "core" when NULL; the rules in
+ * their order within each list). */
+enum qb_status qb_plan_spec_to_json(const struct qb_plan_spec *s, struct cJSON *obj, struct qb_error *err);
 
 /* Loads into s (initialised here; freed by the caller even on failure). */
 enum qb_status qb_plan_load(const char *path, struct qb_plan_spec *s, struct qb_error *err);

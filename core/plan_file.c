@@ -1,6 +1,7 @@
 /* Plan files: JSON and the one-rule-per-line text form, loaded with errors that
  * name the JSON path or the line, saved atomically (core/plan.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,166 @@ static const int kind_key[QB_PLAN_RULE_COUNT] = {
     [QB_PLAN_INT8_NODE] = K_INT8_NODES,
 };
 
+/* the keys qb_plan_spec_from_json reads (those of top_keys from K_DEFAULT to K_INT8_NODES) */
+static const char *const rule_keys[] = {"default", "op_set", "fp16_op_types", "fp16_nodes", "int8_nodes", NULL};
+_Static_assert(K_INT8_NODES - K_DEFAULT + 2 == sizeof(rule_keys) / sizeof(rule_keys[0]), "the rule keys");
+
 static const char *const resolved_keys[] = {"model", "hash", "int8", "fp16", "nodes", NULL};
 static const char *const node_keys[] = {"index", "name", "op", "precision", NULL};
 
 #define PLAN_FORMAT "qbench-plan"
 #define PLAN_VERSION 1
 #define PLAN_MAX_BYTES (64u << 20)
+
+/* Regular expressions that would exhaust memory or time ---------------------------- */
+
+/* glibc's regcomp copies the operand of '+' (a+ is aa*) and of {n,m} (m copies), and
+ * its epsilon closures grow with repetitions of repetitions, so stacked or nested
+ * repetitions cost exponentially: "re:a++++++++++++++++++++++++++++++" takes gigabytes,
+ * "re:a*****************++++++++++" minutes. A file's rules are sized before they
+ * reach regcomp: repetitions may nest REGEX_MAX_REPEATS deep ("((cv[0-9]+)+)?" is 3)
+ * and the expanded expression may have about REGEX_MAX_NODES nodes. */
+#define REGEX_MAX_NODES 20000.0
+#define REGEX_MAX_REPEATS 4
+#define REGEX_MAX_DEPTH 64
+
+/* c at '[': the ']' that closes the bracket expression, or the NUL */
+static const char *bracket_end(const char *c)
+{
+    const char *p = c + 1;
+    if (*p == '^')
+        p++;
+    if (*p == ']')
+        p++;
+    while (*p && *p != ']') {
+        if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+            const char *e = p + 2;
+            while (*e && !(e[0] == p[1] && e[1] == ']'))
+                e++;
+            p = *e ? e + 2 : e;
+        } else {
+            p++;
+        }
+    }
+    return p;
+}
+
+/* c at '{': the copies a bound {n}, {n,} or {n,m} makes, with *end at its '}'; 0 when
+ * it is no bound */
+static double bound_copies(const char *c, const char **end)
+{
+    double n = 0, m;
+    if (*++c < '0' || *c > '9')
+        return 0;
+    for (; *c >= '0' && *c <= '9'; c++)
+        n = 10 * n + (*c - '0');
+    m = n;
+    if (*c == ',') {
+        m = n + 1;
+        if (c[1] >= '0' && c[1] <= '9')
+            for (m = 0, c++; *c >= '0' && *c <= '9'; c++)
+                m = 10 * m + (*c - '0');
+        else
+            c++;
+    }
+    if (*c != '}')
+        return 0;
+    *end = c;
+    return m > n ? m : n > 1 ? n : 1;
+}
+
+/* NULL when regcomp can take the extended regular expression re, else why not */
+static const char *regex_problem(const char *re, char *buf, size_t len)
+{
+    /* per open group: nodes so far, nodes of the last atom, and the repetition depths */
+    double sum[REGEX_MAX_DEPTH] = {0}, last[REGEX_MAX_DEPTH] = {0}, total = 0;
+    int reps[REGEX_MAX_DEPTH] = {0}, last_reps[REGEX_MAX_DEPTH] = {0}, depth = 0;
+
+    for (const char *c = re; *c; c++) {
+        double atom = 1, copies = -1; /* copies >= 0: a repetition of the last atom */
+        int atom_reps = 0;
+        const char *end;
+        switch (*c) {
+        case '\\':
+            c += c[1] != '\0';
+            break;
+        case '[':
+            c = bracket_end(c);
+            if (!*c)
+                c--;
+            break;
+        case '(':
+            if (++depth == REGEX_MAX_DEPTH)
+                return "groups nested too deeply";
+            sum[depth] = last[depth] = 0;
+            reps[depth] = last_reps[depth] = 0;
+            continue;
+        case ')':
+            if (depth > 0) {
+                atom = sum[depth] + 1;
+                atom_reps = reps[depth--];
+            }
+            break;
+        case '|':
+            last[depth] = 0;
+            last_reps[depth] = 0;
+            continue;
+        case '*':
+        case '?':
+            copies = 1;
+            break;
+        case '+':
+            copies = 2;
+            break;
+        case '{':
+            if ((copies = bound_copies(c, &end)) > 0)
+                c = end;
+            else
+                copies = -1;
+            break;
+        default:
+            break;
+        }
+        if (copies >= 0) {
+            sum[depth] += last[depth] * (copies - 1) + 1;
+            last[depth] = last[depth] * copies + 1;
+            if (++last_reps[depth] > REGEX_MAX_REPEATS) {
+                snprintf(buf, len, "repetitions of repetitions nested more than %d deep", REGEX_MAX_REPEATS);
+                return buf;
+            }
+            if (last_reps[depth] > reps[depth])
+                reps[depth] = last_reps[depth];
+        } else {
+            sum[depth] += atom;
+            last[depth] = atom;
+            last_reps[depth] = atom_reps;
+            if (atom_reps > reps[depth])
+                reps[depth] = atom_reps;
+        }
+        if (sum[depth] > REGEX_MAX_NODES)
+            break;
+    }
+    for (int d = 0; d <= depth; d++)
+        total += sum[d];
+    if (total <= REGEX_MAX_NODES)
+        return NULL;
+    snprintf(buf, len, "over %.0f nodes once its repetitions are expanded", REGEX_MAX_NODES);
+    return buf;
+}
+
+/* QB_ERR_USAGE for a "re:" rule regcomp would spend gigabytes or minutes on (the
+ * message as plan.c's for a bad regular expression) */
+static enum qb_status check_regex_cost(enum qb_plan_rule_kind kind, const char *pattern, const char *origin,
+                                       struct qb_error *err)
+{
+    char buf[128];
+    const char *why;
+    if (kind == QB_PLAN_FP16_OP || strncmp(pattern, "re:", 3) != 0 || !(why = regex_problem(pattern + 3, buf,
+                                                                                             sizeof(buf))))
+        return QB_OK;
+    return qb_errorf(err, QB_ERR_USAGE, "%s: %s '%.200s': regular expression too costly to compile (%s)", origin,
+                     qb_plan_rule_name(kind), pattern, why);
+}
 
 /* index of k in the NULL-terminated keys, or -1 */
 static int key_index(const char *const *keys, const char *k)
@@ -62,16 +217,19 @@ static bool parse_prec(const char *t, enum qb_prec *p)
     return false;
 }
 
-/* Checks obj's keys against keys (NULL-terminated): unknown and repeated keys are errors. */
-static enum qb_status check_keys(const char *file, const char *path, const cJSON *obj, const char *const *keys,
-                                 struct qb_error *err)
+/* Checks obj's keys against keys and more (both NULL-terminated; more may be NULL):
+ * unknown and repeated keys are errors. */
+static enum qb_status check_keys2(const char *file, const char *path, const cJSON *obj, const char *const *keys,
+                                  const char *const *more, struct qb_error *err)
 {
     for (const cJSON *c = obj->child; c; c = c->next) {
-        if (key_index(keys, c->string) < 0) {
-            char known[256];
+        if (key_index(keys, c->string) < 0 && (!more || key_index(more, c->string) < 0)) {
+            char known[512];
             size_t pos = 0;
             for (int i = 0; keys[i] && pos < sizeof(known); i++)
                 pos += (size_t)snprintf(known + pos, sizeof(known) - pos, "%s%s", i ? ", " : "", keys[i]);
+            for (int i = 0; more && more[i] && pos < sizeof(known); i++)
+                pos += (size_t)snprintf(known + pos, sizeof(known) - pos, ", %s", more[i]);
             return qb_errorf(err, QB_ERR_PARSE, "%s: %s.%s: unknown key (known: %s)", file, path, c->string, known);
         }
         for (const cJSON *d = obj->child; d != c; d = d->next)
@@ -79,6 +237,12 @@ static enum qb_status check_keys(const char *file, const char *path, const cJSON
                 return qb_errorf(err, QB_ERR_PARSE, "%s: %s.%s: repeated key", file, path, c->string);
     }
     return QB_OK;
+}
+
+static enum qb_status check_keys(const char *file, const char *path, const cJSON *obj, const char *const *keys,
+                                 struct qb_error *err)
+{
+    return check_keys2(file, path, obj, keys, NULL, err);
 }
 
 static enum qb_status load_resolved(const char *file, const cJSON *o, struct qb_plan_spec *s, struct qb_error *err)
@@ -127,13 +291,57 @@ static enum qb_status load_resolved(const char *file, const cJSON *o, struct qb_
     return QB_OK;
 }
 
+enum qb_status qb_plan_spec_from_json(const struct cJSON *obj, const char *file, const char *path,
+                                      const char *const *extra, struct qb_plan_spec *s, struct qb_error *err)
+{
+    const cJSON *item[K_COUNT] = {0};
+    enum qb_status st;
+    char origin[1024];
+
+    if (!cJSON_IsObject(obj))
+        return qb_errorf(err, QB_ERR_PARSE, "%s: %s: expected an object", file, path);
+    if ((st = check_keys2(file, path, obj, rule_keys, extra, err)) != QB_OK)
+        return st;
+    for (int k = K_DEFAULT; k <= K_INT8_NODES; k++)
+        item[k] = cJSON_GetObjectItemCaseSensitive(obj, top_keys[k]);
+    if (!item[K_DEFAULT] || !cJSON_IsString(item[K_DEFAULT]) || !parse_prec(item[K_DEFAULT]->valuestring, &s->base))
+        return qb_errorf(err, QB_ERR_PARSE, "%s: %s.default: %s (expected \"int8\", \"fp16\" or \"fp32\")", file,
+                         path, item[K_DEFAULT] ? "bad value" : "missing");
+    s->base_given = true;
+    if (item[K_OP_SET]) {
+        snprintf(origin, sizeof(origin), "%s: %s.op_set", file, path);
+        if (!cJSON_IsString(item[K_OP_SET]))
+            return qb_errorf(err, QB_ERR_PARSE, "%s: expected a string such as \"core\" or \"modelopt+Sigmoid\"",
+                             origin);
+        if ((st = qb_plan_spec_set_op_set(s, item[K_OP_SET]->valuestring, origin, err)) != QB_OK)
+            return st;
+        s->op_set_given = true;
+    }
+    for (int kind = 0; kind < QB_PLAN_RULE_COUNT; kind++) {
+        int i = 0, k = kind_key[kind];
+        if (!item[k])
+            continue;
+        if (!cJSON_IsArray(item[k]))
+            return qb_errorf(err, QB_ERR_PARSE, "%s: %s.%s: expected an array of strings", file, path, top_keys[k]);
+        for (const cJSON *c = item[k]->child; c; c = c->next, i++) {
+            snprintf(origin, sizeof(origin), "%s: %s.%s[%d]", file, path, top_keys[k], i);
+            if (!cJSON_IsString(c))
+                return qb_errorf(err, QB_ERR_PARSE, "%s: expected a string", origin);
+            if ((st = check_regex_cost((enum qb_plan_rule_kind)kind, c->valuestring, origin, err)) != QB_OK ||
+                (st = qb_plan_spec_add(s, (enum qb_plan_rule_kind)kind, c->valuestring, origin, err)) != QB_OK)
+                return st;
+        }
+    }
+    return QB_OK;
+}
+
 static enum qb_status load_json(const char *file, const char *text, struct qb_plan_spec *s, struct qb_error *err)
 {
+    static const char *const other_keys[] = {"format", "version", "resolved", NULL};
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
     const cJSON *item[K_COUNT] = {0};
     enum qb_status st = QB_OK;
-    char origin[1024];
 
     if (!root) {
         int line = 1, col = 1;
@@ -155,8 +363,9 @@ static enum qb_status load_json(const char *file, const char *text, struct qb_pl
                        item[K_FORMAT] ? "wrong value" : "missing");
         goto out;
     }
-    if (!item[K_VERSION] || !cJSON_IsNumber(item[K_VERSION]) ||
-        item[K_VERSION]->valuedouble != (double)(int)item[K_VERSION]->valuedouble || item[K_VERSION]->valueint < 1) {
+    if (!item[K_VERSION] || !cJSON_IsNumber(item[K_VERSION]) || !(item[K_VERSION]->valuedouble >= 1) ||
+        item[K_VERSION]->valuedouble > INT_MAX ||
+        item[K_VERSION]->valuedouble != (double)(int)item[K_VERSION]->valuedouble) {
         st = qb_errorf(err, QB_ERR_PARSE, "%s: $.version: %s (expected the integer %d)", file,
                        item[K_VERSION] ? "bad value" : "missing", PLAN_VERSION);
         goto out;
@@ -166,41 +375,8 @@ static enum qb_status load_json(const char *file, const char *text, struct qb_pl
                        file, item[K_VERSION]->valueint, PLAN_VERSION);
         goto out;
     }
-    if (!item[K_DEFAULT] || !cJSON_IsString(item[K_DEFAULT]) || !parse_prec(item[K_DEFAULT]->valuestring, &s->base)) {
-        st = qb_errorf(err, QB_ERR_PARSE, "%s: $.default: %s (expected \"int8\", \"fp16\" or \"fp32\")", file,
-                       item[K_DEFAULT] ? "bad value" : "missing");
+    if ((st = qb_plan_spec_from_json(root, file, "$", other_keys, s, err)) != QB_OK)
         goto out;
-    }
-    s->base_given = true;
-    if (item[K_OP_SET]) {
-        snprintf(origin, sizeof(origin), "%s: $.op_set", file);
-        if (!cJSON_IsString(item[K_OP_SET])) {
-            st = qb_errorf(err, QB_ERR_PARSE, "%s: expected a string such as \"core\" or \"modelopt+Sigmoid\"", origin);
-            goto out;
-        }
-        if ((st = qb_plan_spec_set_op_set(s, item[K_OP_SET]->valuestring, origin, err)) != QB_OK)
-            goto out;
-        s->op_set_given = true;
-    }
-    for (int kind = 0; kind < QB_PLAN_RULE_COUNT; kind++) {
-        int i = 0, k = kind_key[kind];
-        if (!item[k])
-            continue;
-        if (!cJSON_IsArray(item[k])) {
-            st = qb_errorf(err, QB_ERR_PARSE, "%s: $.%s: expected an array of strings", file, top_keys[k]);
-            goto out;
-        }
-        for (const cJSON *c = item[k]->child; c; c = c->next, i++) {
-            snprintf(origin, sizeof(origin), "%s: $.%s[%d]", file, top_keys[k], i);
-            if (!cJSON_IsString(c)) {
-                st = qb_errorf(err, QB_ERR_PARSE, "%s: expected a string", origin);
-                goto out;
-            }
-            st = qb_plan_spec_add(s, (enum qb_plan_rule_kind)kind, c->valuestring, origin, err);
-            if (st != QB_OK)
-                goto out;
-        }
-    }
     if (item[K_RESOLVED])
         st = load_resolved(file, item[K_RESOLVED], s, err);
 out:
@@ -249,7 +425,8 @@ static enum qb_status load_text(const char *file, char *text, struct qb_plan_spe
             seen[1] = s->op_set_given = true;
             st = qb_plan_spec_set_op_set(s, val, origin, err);
         } else {
-            st = qb_plan_spec_add(s, (enum qb_plan_rule_kind)(k - 2), val, origin, err);
+            if ((st = check_regex_cost((enum qb_plan_rule_kind)(k - 2), val, origin, err)) == QB_OK)
+                st = qb_plan_spec_add(s, (enum qb_plan_rule_kind)(k - 2), val, origin, err);
         }
     }
     if (st == QB_OK && !seen[0])
@@ -311,19 +488,35 @@ out:
     return st;
 }
 
+enum qb_status qb_plan_spec_to_json(const struct qb_plan_spec *s, struct cJSON *obj, struct qb_error *err)
+{
+    cJSON *lists[K_COUNT] = {0};
+    bool ok = cJSON_AddStringToObject(obj, "default", qb_plan_prec_name(s->base)) &&
+              cJSON_AddStringToObject(obj, "op_set", s->op_set ? s->op_set : "core");
+    for (int kind = 0; ok && kind < QB_PLAN_RULE_COUNT; kind++)
+        ok = (lists[kind_key[kind]] = cJSON_AddArrayToObject(obj, top_keys[kind_key[kind]])) != NULL;
+    for (int i = 0; ok && i < s->n_rules; i++) {
+        cJSON *str;
+        if ((unsigned)s->rules[i].kind >= QB_PLAN_RULE_COUNT)
+            return qb_errorf(err, QB_ERR_INTERNAL, "bad rule kind %d", (int)s->rules[i].kind);
+        str = cJSON_CreateString(s->rules[i].pattern);
+        ok = str && cJSON_AddItemToArray(lists[kind_key[s->rules[i].kind]], str);
+        if (!ok)
+            cJSON_Delete(str);
+    }
+    return ok ? QB_OK : qb_errorf(err, QB_ERR_NOMEM, "out of memory");
+}
+
 static enum qb_status json_text(const struct qb_plan_spec *s, const struct qb_graph *g, const enum qb_prec *prec,
                                 char **out, struct qb_error *err)
 {
-    cJSON *root = cJSON_CreateObject(), *lists[K_COUNT] = {0}, *res, *nodes;
+    cJSON *root = cJSON_CreateObject(), *res, *nodes;
+    enum qb_status st;
     bool ok = root && cJSON_AddStringToObject(root, "format", PLAN_FORMAT) &&
-              cJSON_AddNumberToObject(root, "version", PLAN_VERSION) &&
-              cJSON_AddStringToObject(root, "default", qb_plan_prec_name(s->base)) &&
-              cJSON_AddStringToObject(root, "op_set", s->op_set ? s->op_set : "core");
-    for (int kind = 0; ok && kind < QB_PLAN_RULE_COUNT; kind++)
-        ok = (lists[kind_key[kind]] = cJSON_AddArrayToObject(root, top_keys[kind_key[kind]])) != NULL;
-    for (int i = 0; ok && i < s->n_rules; i++) {
-        cJSON *str = cJSON_CreateString(s->rules[i].pattern);
-        ok = str && cJSON_AddItemToArray(lists[kind_key[s->rules[i].kind]], str);
+              cJSON_AddNumberToObject(root, "version", PLAN_VERSION);
+    if (ok && (st = qb_plan_spec_to_json(s, root, err)) != QB_OK) {
+        cJSON_Delete(root);
+        return st;
     }
     if (ok && g && prec) {
         char hex[65];
