@@ -10,6 +10,7 @@
 #include "core/dataset.h"
 #include "core/detect.h"
 #include "core/evalset.h"
+#include "core/graph.h"
 #include "core/pack.h"
 
 struct qb_cli_source {

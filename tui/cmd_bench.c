@@ -7,7 +7,14 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "cli_preset.h"
 #include "core/exec.h"
+
+static const char usage[] =
+    "usage: qbench bench (MODEL | --preset S [MODEL]) [--runs N] [--warmup N] [--threads N] [--json OUT]\n"
+    "                    [--calib C.json] " QB_CLI_PLAN_USAGE
+    QB_CLI_PRESET_USAGE
+    "              (bench: the model, --calib and the plan)\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -20,6 +27,7 @@ int qb_cmd_bench(int argc, char **argv)
     struct qb_cli_model_opts mo = {0};
     const char *model = NULL, *json = NULL, *calib = NULL;
     struct qb_plan_spec plan = {0};
+    struct qb_cli_preset preset = {0};
     enum qb_prec *prec = NULL;
     float *amax = NULL;
     int runs = 20, warmup = 3;
@@ -33,6 +41,8 @@ int qb_cmd_bench(int argc, char **argv)
         int r = qb_cli_model_opt(argc, argv, &i, &mo);
         if (r == 0)
             r = qb_cli_plan_opt(argc, argv, &i, &plan);
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &preset);
         if (r < 0)
             goto usage;
         if (r)
@@ -57,15 +67,18 @@ int qb_cmd_bench(int argc, char **argv)
             goto usage;
         }
     }
+    if ((st = qb_cli_preset_load(&preset, "bench", &model)) != QB_OK)
+        goto out_quiet;
+    if (qb_cli_preset_get(&preset))
+        qb_cli_preset_str(&calib, qb_cli_preset_get(&preset)->calib.table);
+    if (qb_cli_preset_plan(&preset, &plan) < 0)
+        goto usage;
     if (!model || qb_cli_plan_finish(&plan) < 0) {
-        fprintf(stderr, "usage: qbench bench MODEL [--runs N] [--warmup N] [--threads N] [--json OUT] [--calib C.json]\n"
-                        "       %s", QB_CLI_PLAN_USAGE);
+        fputs(usage, stderr);
         goto usage;
     }
-    if (!(g = qb_cli_load(model, &mo, &st))) {
-        qb_plan_spec_free(&plan);
-        return qb_cli_exit_code(st);
-    }
+    if (!(g = qb_cli_load(model, &mo, &st)))
+        goto out_quiet;
     if ((st = qb_cli_plan_resolve(g, &plan, stdout, false, &prec)) != QB_OK) {
         st = qb_errorf(&err, st, "the plan does not fit %s (see above)", model);
         goto out;
@@ -128,14 +141,17 @@ int qb_cmd_bench(int argc, char **argv)
 out:
     if (st != QB_OK)
         fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
+out_quiet:
     free(ms);
     free(prec);
     free(amax);
     qb_exec_free(e);
     qb_graph_free(g);
     qb_plan_spec_free(&plan);
+    qb_cli_preset_free(&preset);
     return qb_cli_exit_code(st);
 usage:
     qb_plan_spec_free(&plan);
+    qb_cli_preset_free(&preset);
     return QB_EXIT_USAGE;
 }

@@ -8,6 +8,7 @@
  * save the table (and, on request, a TensorRT calibration cache). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_preset.h"
 #include "core/batches.h"
 #include "core/calib.h"
 #include "core/dataset.h"
@@ -32,8 +34,9 @@ struct calib_opts {
     int n_videos;
     long every, max_frames, images_max;
     struct qb_calib_params params;
-    bool percentile_given, allow_overlap, no_cache, json, quiet;
+    bool method_given, percentile_given, allow_overlap, no_cache, json, quiet;
     enum qb_letterbox_mode mode;
+    struct qb_cli_preset preset;
 };
 
 /* Everything one calibration holds; freed by calib_free(). */
@@ -59,7 +62,46 @@ static const char usage[] =
     "usage: qbench calib MODEL (--images DIR|LIST | --data D.yaml [--split S] | --video V... [--every N] [--max M])\n"
     "                    [--images-max N] [--method max|percentile|entropy|mse] [--percentile P]\n"
     "                    [--eval-data D.yaml [--eval-split val]] [--allow-overlap] [--letterbox predict|val]\n"
-    "                    [--threads N] [--no-cache] --out C.json [--trt-cache OUT] [--json] [--quiet]\n";
+    "                    [--threads N] [--no-cache] --out C.json [--trt-cache OUT] [--json] [--quiet]\n"
+    "       qbench calib --preset S [MODEL] [options above] --out C.json\n" QB_CLI_PRESET_USAGE
+    "              (calib: the model; the calibration images (with --images-max), --method and\n"
+    "              --percentile it records; its evaluation data as --eval-data for the leakage guard)\n";
+
+/* What --preset S stands for: the model; with no image source given, the one the
+ * preset's calibration records and its count; the method and percentile; and its
+ * evaluation data for the leakage guard. */
+static int apply_preset(struct calib_opts *o)
+{
+    const struct qb_preset *p;
+    const struct qb_preset_calib *pc;
+    struct qb_error err = {0};
+
+    if (qb_cli_preset_load(&o->preset, "calib", &o->model) != QB_OK)
+        return -1;
+    if (!(p = qb_cli_preset_get(&o->preset)))
+        return 0;
+    pc = &p->calib;
+    if (!o->images && !o->data && !o->n_videos) {
+        o->images = pc->images;
+        o->data = pc->images ? NULL : pc->data;
+        if (o->data && !o->split)
+            o->split = pc->split;
+        if (!o->images_max && pc->images_max > 0)
+            o->images_max = pc->images_max;
+    }
+    if (!o->method_given && pc->method && qb_calib_method_parse(pc->method, &o->params.method, &err) != QB_OK) {
+        fprintf(stderr, "qbench calib: preset %s: %s\n", o->preset.path, err.msg);
+        return -1;
+    }
+    if (!o->percentile_given && o->params.method == QB_CALIB_PERCENTILE && isfinite(pc->percentile))
+        o->params.percentile = pc->percentile;
+    if (!o->eval_data && p->source.data) {
+        o->eval_data = p->source.data;
+        if (!o->eval_split)
+            o->eval_split = p->source.split;
+    }
+    return 0;
+}
 
 static int parse_long(const char *s, long lo, long *out)
 {
@@ -74,14 +116,14 @@ static int parse_long(const char *s, long lo, long *out)
 static int parse_args(int argc, char **argv, struct calib_opts *o, struct qb_cli_model_opts *mo)
 {
     struct qb_error err = {0};
-    o->split = "train";
-    o->eval_split = "val";
     o->every = 30;
     o->params.method = QB_CALIB_ENTROPY;
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, mo);
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end;
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &o->preset);
         if (r < 0)
             return -1;
         if (r)
@@ -127,6 +169,7 @@ static int parse_args(int argc, char **argv, struct calib_opts *o, struct qb_cli
                 fprintf(stderr, "qbench calib: %s\n", err.msg);
                 return -1;
             }
+            o->method_given = true;
         } else if (strcmp(a, "--percentile") == 0) {
             o->params.percentile = strtod(argv[++i], &end);
             o->percentile_given = true;
@@ -156,6 +199,12 @@ bad:
         fprintf(stderr, "qbench calib: bad value for %s: '%s'\n", a, argv[i]);
         return -1;
     }
+    if (apply_preset(o) < 0)
+        return -1;
+    if (!o->split)
+        o->split = "train";
+    if (!o->eval_split)
+        o->eval_split = "val";
     if (!o->model || !o->out || (!!o->images + !!o->data + !!o->n_videos) != 1) {
         fprintf(stderr, "qbench calib: %s\n%s",
                 !o->model ? "no model given" : !o->out ? "--out C.json is required"
@@ -179,6 +228,7 @@ static void calib_free(struct calib *cb)
     qb_dataset_free(cb->ds);
     qb_graph_free(cb->g);
     free(cb->digest);
+    qb_cli_preset_free(&cb->o.preset);
 }
 
 /* Sources ------------------------------------------------------------------------ */
@@ -578,8 +628,10 @@ int qb_cmd_calib(int argc, char **argv)
     case 0:
         break;
     case 1:
+        qb_cli_preset_free(&cb.o.preset);
         return QB_EXIT_OK; /* --help */
     default:
+        qb_cli_preset_free(&cb.o.preset);
         return QB_EXIT_USAGE;
     }
     /* outputs that cannot be written fail now, not after the pass over the images */

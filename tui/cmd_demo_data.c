@@ -22,7 +22,8 @@
 
 #define USAGE                                                                                                    \
     "usage: qbench demo-data --out DIR [--count N] [--seed S] [--size WxH] [--format images|raw]\n"               \
-    "                        [--image-format jpg|png] [--splits train,val,calib] [--threads T]\n"
+    "                        [--image-format jpg|png] [--splits train,val,calib] [--threads T]\n"               \
+    "  (no --preset: demo-data reads no model and no session; it writes the images a session starts from)\n"
 
 #define ALL_SPLITS ((1u << QB_SYNTH_SPLIT_COUNT) - 1)
 
@@ -345,6 +346,10 @@ int qb_cmd_demo_data(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
+        if (strcmp(a, "--preset") == 0) {
+            fprintf(stderr, "qbench demo-data: --preset does not apply: demo-data reads no model and no session\n");
+            return QB_EXIT_USAGE;
+        }
         if (!v || a[0] != '-') {
             fprintf(stderr, "qbench demo-data: unexpected or incomplete argument '%s'\n" USAGE, a);
             return QB_EXIT_USAGE;

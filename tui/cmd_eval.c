@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "cli_preset.h"
 #include "cli_source.h"
 #include "core/batches.h"
 #include "core/dataset.h"
@@ -30,6 +31,7 @@ struct eval_opts {
     const char *calib;
     bool no_baselines, verbose;
     bool quiet;
+    struct qb_cli_preset preset;
 };
 
 /* Everything one evaluation holds; freed by eval_free(). */
@@ -56,21 +58,46 @@ struct eval {
 };
 
 static const char usage[] =
-    "usage: qbench eval MODEL (--data D.yaml|DIR|LIST [--split val] | --pack P.qbpack) [--images N] [--threads N]\n"
-    "                   [--letterbox predict|val] [--conf C] [--iou I] [--max-det N]\n"
+    "usage: qbench eval (MODEL | --preset S [MODEL]) (--data D.yaml|DIR|LIST [--split val] | --pack P.qbpack)\n"
+    "                   [--images N] [--threads N] [--letterbox predict|val] [--conf C] [--iou I] [--max-det N]\n"
     "                   [--json OUT] [--save-detections OUT.json] [--quiet]\n"
-    "                   [--calib C.json] [--no-baselines] [--verbose] " QB_CLI_PLAN_USAGE;
+    "                   [--calib C.json] [--no-baselines] [--verbose] " QB_CLI_PLAN_USAGE
+    QB_CLI_PRESET_USAGE
+    "              (eval: the model, the images and their count (images_max), --calib and the plan;\n"
+    "              without --int8/--fp16/--fp32/--plan, the --op-set and rules given apply to the preset's plan)\n";
+
+/* What --preset S stands for: the model (settled by qb_cli_preset_load), the images
+ * and their count, the calibration table and the plan, where none was given. */
+static int apply_preset(struct eval_opts *o)
+{
+    const struct qb_preset *p;
+    struct qb_cli_source s;
+
+    if (qb_cli_preset_load(&o->preset, "eval", &o->model) != QB_OK)
+        return -1;
+    if (!(p = qb_cli_preset_get(&o->preset)))
+        return 0;
+    s = (struct qb_cli_source){.data = o->data, .split = o->split, .pack = o->pack, .max = (size_t)o->max_images};
+    qb_cli_preset_source(&o->preset, &s);
+    o->data = s.data ? s.data : s.images; /* eval reads a folder of images as --data DIR */
+    o->split = s.split;
+    o->pack = s.pack;
+    o->max_images = (long)s.max;
+    qb_cli_preset_str(&o->calib, p->calib.table);
+    return qb_cli_preset_plan(&o->preset, &o->plan);
+}
 
 static int parse_args(int argc, char **argv, struct eval_opts *o, struct qb_cli_model_opts *mo)
 {
     o->detect = qb_detect_opts_default();
-    o->split = "val";
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, mo);
         const char *a, *v;
         char *end = NULL;
         if (r == 0)
             r = qb_cli_plan_opt(argc, argv, &i, &o->plan);
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &o->preset);
         if (r < 0)
             return -1;
         if (r)
@@ -130,8 +157,10 @@ bad:
         fprintf(stderr, "qbench eval: bad value for %s: '%s'\n", a, argv[i]);
         return -1;
     }
-    if (qb_cli_plan_finish(&o->plan) < 0)
+    if (apply_preset(o) < 0 || qb_cli_plan_finish(&o->plan) < 0)
         return -1;
+    if (!o->split)
+        o->split = "val";
     if (!o->model || !o->data == !o->pack) {
         if (o->data && o->pack)
             fputs("qbench eval: --data and --pack exclude each other\n", stderr);
@@ -150,6 +179,7 @@ static void eval_free(struct eval *ev)
     free(ev->dump_tmp);
     eval_variants_free(&ev->vs);
     qb_plan_spec_free(&ev->o.plan);
+    qb_cli_preset_free(&ev->o.preset);
     qb_detector_free(ev->det);
     qb_dataset_free(ev->ds);
     qb_pack_close(ev->pack);
@@ -549,6 +579,7 @@ int qb_cmd_eval(int argc, char **argv)
 
     if (parse_args(argc, argv, &ev.o, &mo) != 0) {
         qb_plan_spec_free(&ev.o.plan);
+        qb_cli_preset_free(&ev.o.preset);
         return QB_EXIT_USAGE;
     }
     if ((st = open_source(&ev, &err)) != QB_OK)

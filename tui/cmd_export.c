@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "cli_preset.h"
 #include "core/calib.h"
 #include "core/fileio.h"
 #include "sessions/export.h"
@@ -13,7 +14,10 @@ static const char usage[] =
     "usage: qbench export --model M [--calib C.json] (--int8 [--op-set SET] | --fp16 | --plan P) [rules]\n"
     "                     --format modelopt|trtexec|json|txt [-o OUT] [--trt-cache CACHE]\n"
     "       qbench export --model M --calib C.json --format trt-calib-cache -o CACHE\n"
-    "  rules: " QB_CLI_PLAN_USAGE;
+    "       qbench export --preset S [--model M] [--calib C.json] [plan options] --format F [-o OUT]\n"
+    "  rules: " QB_CLI_PLAN_USAGE QB_CLI_PRESET_USAGE
+    "              (export: the model (--model M, if given, must be the preset's), --calib and its method,\n"
+    "              and the plan)\n";
 
 /* Beside sessions/export.h's formats: the TensorRT cache of the calibration table. */
 #define FORMAT_TRT_CACHE QB_EXPORT_COUNT
@@ -22,6 +26,7 @@ struct export_opts {
     const char *model, *calib, *out, *trt_cache;
     int format;
     struct qb_plan_spec plan;
+    struct qb_cli_preset preset;
 };
 
 static int parse_args(int argc, char **argv, struct export_opts *o, struct qb_cli_model_opts *mo)
@@ -32,6 +37,8 @@ static int parse_args(int argc, char **argv, struct export_opts *o, struct qb_cl
         int r = qb_cli_model_opt(argc, argv, &i, mo);
         if (r == 0)
             r = qb_cli_plan_opt(argc, argv, &i, &o->plan);
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &o->preset);
         if (r < 0)
             return -1;
         if (r > 0)
@@ -65,15 +72,31 @@ static int parse_args(int argc, char **argv, struct export_opts *o, struct qb_cl
             return -1;
         }
     }
+    if (qb_cli_preset_load(&o->preset, "export", &o->model) != QB_OK)
+        return -1;
+    if (qb_cli_preset_get(&o->preset))
+        qb_cli_preset_str(&o->calib, qb_cli_preset_get(&o->preset)->calib.table);
+    if (qb_cli_preset_plan(&o->preset, &o->plan) < 0)
+        return -1;
     if (o->format == FORMAT_TRT_CACHE && (!o->calib || !o->out || strcmp(o->out, "-") == 0)) {
         fprintf(stderr, "qbench export: --format trt-calib-cache writes the --calib table's scales to -o FILE\n");
         return -1;
     }
     if (!o->model || o->format < 0 || (!o->plan.base_given && o->format != FORMAT_TRT_CACHE)) {
-        fprintf(stderr, "qbench export: needs --model, a plan (--int8, --fp16 or --plan) and --format\n%s", usage);
+        fprintf(stderr, "qbench export: needs --model (or --preset), a plan (--int8, --fp16 or --plan) and --format\n%s",
+                usage);
         return -1;
     }
     return o->format == FORMAT_TRT_CACHE ? 0 : qb_cli_plan_finish(&o->plan); /* the cache needs no plan */
+}
+
+/* The table's method; without a table, the method a preset records, if any. */
+static const char *calib_method(const struct export_opts *o, const struct qb_calib_table *t)
+{
+    const struct qb_preset *p = qb_cli_preset_get(&o->preset);
+    if (o->calib)
+        return qb_calib_method_name(t->params.method);
+    return p ? p->calib.method : NULL;
 }
 
 int qb_cmd_export(int argc, char **argv)
@@ -89,6 +112,7 @@ int qb_cmd_export(int argc, char **argv)
 
     if (parse_args(argc, argv, &o, &mo) != 0) {
         qb_plan_spec_free(&o.plan);
+        qb_cli_preset_free(&o.preset);
         return QB_EXIT_USAGE;
     }
     if (!(g = qb_cli_load(o.model, &mo, &st)))
@@ -109,7 +133,7 @@ int qb_cmd_export(int argc, char **argv)
     }
     st = qb_export(&(struct qb_export_input){.g = g, .model = o.model, .model_sha256 = sha, .spec = &o.plan,
                                              .prec = prec,
-                                             .calib_method = o.calib ? qb_calib_method_name(t.params.method) : NULL,
+                                             .calib_method = calib_method(&o, &t),
                                              .trt_cache = o.trt_cache},
                    (enum qb_export_format)o.format, &text, &err);
     if (st != QB_OK)
@@ -127,5 +151,6 @@ out_quiet:
     qb_calib_table_free(&t);
     qb_graph_free(g);
     qb_plan_spec_free(&o.plan);
+    qb_cli_preset_free(&o.preset);
     return qb_cli_exit_code(st);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_preset.h"
 #include "core/op.h"
 
 struct op_count {
@@ -192,20 +193,26 @@ static void print_text(const struct qb_graph *g, const char *sha, struct op_coun
         printf("  %-12s %s\n", g->meta[i].key, g->meta[i].value);
 }
 
+static const char usage[] = "usage: qbench info (MODEL | --preset S [MODEL]) [--json] [--shape NAME=D,D,...]\n"
+                            "  --preset S: the model of a session preset (saved by qbench tui)\n";
+
 int qb_cmd_info(int argc, char **argv)
 {
     struct qb_cli_model_opts mo = {0};
+    struct qb_cli_preset preset = {0};
     const char *path = NULL;
     bool json = false;
-    struct qb_graph *g;
+    struct qb_graph *g = NULL;
     struct op_count *counts;
-    enum qb_status st;
+    enum qb_status st = QB_OK;
     char sha[SHA256_DIGEST_STRING_LENGTH] = "";
     double flops = 0;
     int n_ops;
 
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, &mo);
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &preset);
         if (r < 0)
             return QB_EXIT_USAGE;
         if (r)
@@ -213,25 +220,27 @@ int qb_cmd_info(int argc, char **argv)
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "qbench info: unexpected argument '%s'\nusage: qbench info MODEL [--json]\n", argv[i]);
+            fprintf(stderr, "qbench info: unexpected argument '%s'\n%s", argv[i], usage);
             return QB_EXIT_USAGE;
         } else {
             path = argv[i];
         }
     }
+    if ((st = qb_cli_preset_load(&preset, "info", &path)) != QB_OK)
+        goto out;
     if (!path) {
-        fprintf(stderr, "usage: qbench info MODEL [--json] [--shape NAME=D,D,...]\n");
-        return QB_EXIT_USAGE;
+        fputs(usage, stderr);
+        st = QB_ERR_USAGE;
+        goto out;
     }
     if (!(g = qb_cli_load(path, &mo, &st)))
-        return qb_cli_exit_code(st);
+        goto out;
     if (!SHA256File(path, sha))
         snprintf(sha, sizeof(sha), "?");
-    counts = calloc((size_t)g->n_nodes + 1, sizeof(*counts));
-    if (!counts) {
-        qb_graph_free(g);
+    if (!(counts = calloc((size_t)g->n_nodes + 1, sizeof(*counts)))) {
         fprintf(stderr, "qbench: out of memory\n");
-        return QB_EXIT_FAIL;
+        st = QB_ERR_NOMEM;
+        goto out;
     }
     n_ops = count_ops(g, counts);
     for (int i = 0; i < g->n_order; i++)
@@ -241,6 +250,8 @@ int qb_cmd_info(int argc, char **argv)
     else
         print_text(g, sha, counts, n_ops, flops);
     free(counts);
+out:
     qb_graph_free(g);
-    return QB_EXIT_OK;
+    qb_cli_preset_free(&preset);
+    return qb_cli_exit_code(st);
 }

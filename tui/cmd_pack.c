@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_preset.h"
 #include "core/dataset.h"
 #include "core/pack.h"
 
@@ -20,22 +21,47 @@ struct pack_opts {
     enum qb_letterbox_mode mode;
     enum qb_pack_pixels pixels;
     bool quiet;
+    struct qb_cli_preset preset;
 };
 
 static const char usage[] =
-    "usage: qbench pack MODEL (--data D.yaml|DIR|LIST [--split val] | --video V... [--every N] [--max M])\n"
-    "                   [--images N] [--letterbox predict|val] [--compress none|deflate] [--shape NAME=D,...]\n"
-    "                   [--quiet] --out P.qbpack\n";
+    "usage: qbench pack (MODEL | --preset S [MODEL]) (--data D.yaml|DIR|LIST [--split val] | --video V... [--every N]\n"
+    "                   [--max M]) [--images N] [--letterbox predict|val] [--compress none|deflate]\n"
+    "                   [--shape NAME=D,...] [--quiet] --out P.qbpack\n" QB_CLI_PRESET_USAGE
+    "              (pack: the model, and the images with --images N from its images_max)\n";
+
+/* What --preset S stands for: the model and, with no --data or --video, its images. */
+static int apply_preset(struct pack_opts *o)
+{
+    struct qb_cli_source s = {.split = o->split};
+
+    if (qb_cli_preset_load(&o->preset, "pack", &o->model) != QB_OK)
+        return -1;
+    if (!qb_cli_preset_get(&o->preset) || o->data || o->n_videos)
+        return 0;
+    qb_cli_preset_source(&o->preset, &s);
+    if (s.pack) {
+        fprintf(stderr, "qbench pack: preset %s evaluates the pack %s already; give --data to pack other images\n",
+                o->preset.path, s.pack);
+        return -1;
+    }
+    o->data = s.data ? s.data : s.images;
+    o->split = s.split;
+    if (!o->max_images)
+        o->max_images = (long)s.max;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, struct pack_opts *o, struct qb_cli_model_opts *mo)
 {
-    o->split = "val";
     o->every = 30;
     o->pixels = QB_PACK_PIXELS_RAW;
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, mo);
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &o->preset);
         if (r < 0)
             return -1;
         if (r)
@@ -84,6 +110,10 @@ bad:
         fprintf(stderr, "qbench pack: bad value for %s: '%s'\n", a, argv[i]);
         return -1;
     }
+    if (apply_preset(o) < 0)
+        return -1;
+    if (!o->split)
+        o->split = "val";
     if (!o->model || !o->out || (!o->data && !o->n_videos)) {
         fputs(usage, stderr);
         return -1;
@@ -170,8 +200,10 @@ int qb_cmd_pack(int argc, char **argv)
     double t0 = qb_cli_now();
     struct stat sb;
 
-    if (parse_args(argc, argv, &o, &mo) != 0)
+    if (parse_args(argc, argv, &o, &mo) != 0) {
+        qb_cli_preset_free(&o.preset);
         return QB_EXIT_USAGE;
+    }
     if (!qb_image_available()) {
         st = qb_errorf(&err, QB_ERR_UNSUPPORTED, "this qbench cannot read images (built without OpenCV): pack with "
                        "the full qbench");
@@ -181,6 +213,7 @@ int qb_cmd_pack(int argc, char **argv)
         goto out;
     if (!(g = qb_cli_load(o.model, &mo, &st))) { /* qb_cli_load printed why */
         qb_dataset_free(ds);
+        qb_cli_preset_free(&o.preset);
         return qb_cli_exit_code(st);
     }
     if ((st = input_size(g, &info, &err)) != QB_OK)
@@ -217,5 +250,6 @@ out:
     qb_pack_writer_abort(w);
     qb_graph_free(g);
     qb_dataset_free(ds);
+    qb_cli_preset_free(&o.preset);
     return qb_cli_exit_code(st);
 }

@@ -1,14 +1,26 @@
-/* qbench run: the FP32 reference on .npy tensors or images. */
+/* qbench run: the FP32 reference, or the CPU simulation of a precision plan, on .npy
+ * tensors or images. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_plan.h"
+#include "cli_preset.h"
 #include "core/exec.h"
 #include "core/image.h"
 #include "core/npy.h"
 
 #define MAX_INPUTS 64
+
+static const char usage[] =
+    "usage: qbench run (MODEL | --preset S [MODEL]) --input X.npy|IMAGE [--input ...] --output Y.npy\n"
+    "                  [--save-input X.npy] [--threads N] [--shape NAME=D,D,...] [--calib C.json]\n"
+    "                  " QB_CLI_PLAN_USAGE
+    "  Images are letterboxed as Ultralytics does; several --input fill the batch slots\n"
+    "  in order (the last one repeats). With several model outputs, Y.<name>.npy each.\n"
+    "  Without a plan option, the FP32 reference.\n" QB_CLI_PRESET_USAGE
+    "              (run: the model, --calib and the plan)\n";
 
 static bool is_npy(const char *path)
 {
@@ -74,8 +86,12 @@ static void output_path(char *buf, size_t len, const char *base, const char *nam
 int qb_cmd_run(int argc, char **argv)
 {
     struct qb_cli_model_opts mo = {0};
-    const char *model = NULL, *output = NULL, *save_input = NULL, *inputs[MAX_INPUTS];
+    const char *model = NULL, *output = NULL, *save_input = NULL, *calib = NULL, *inputs[MAX_INPUTS];
     int n_inputs = 0;
+    struct qb_plan_spec plan = {0};
+    struct qb_cli_preset preset = {0};
+    enum qb_prec *prec = NULL;
+    float *amax = NULL;
     struct qb_graph *g = NULL;
     struct qb_executor *e = NULL;
     struct qb_error err = {0};
@@ -84,14 +100,20 @@ int qb_cmd_run(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         int r = qb_cli_model_opt(argc, argv, &i, &mo);
+        if (r == 0)
+            r = qb_cli_plan_opt(argc, argv, &i, &plan);
+        if (r == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &preset);
         if (r < 0)
-            return QB_EXIT_USAGE;
+            goto usage;
         if (r)
             continue;
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         if (strcmp(a, "--input") == 0 && has_val && n_inputs < MAX_INPUTS) {
             inputs[n_inputs++] = argv[++i];
+        } else if (strcmp(a, "--calib") == 0 && has_val) {
+            calib = argv[++i];
         } else if (strcmp(a, "--output") == 0 && has_val) {
             output = argv[++i];
         } else if (strcmp(a, "--save-input") == 0 && has_val) {
@@ -99,21 +121,30 @@ int qb_cmd_run(int argc, char **argv)
         } else if (a[0] != '-' && !model) {
             model = a;
         } else {
-            fprintf(stderr, "qbench run: unexpected or incomplete argument '%s'\n", a);
-            model = NULL;
-            break;
+            fprintf(stderr, "qbench run: unexpected or incomplete argument '%s'\n%s", a, usage);
+            goto usage;
         }
     }
+    if ((st = qb_cli_preset_load(&preset, "run", &model)) != QB_OK)
+        goto out_quiet;
+    if (qb_cli_preset_get(&preset))
+        qb_cli_preset_str(&calib, qb_cli_preset_get(&preset)->calib.table);
+    if (qb_cli_preset_plan(&preset, &plan) < 0 || qb_cli_plan_finish(&plan) < 0)
+        goto usage;
     if (!model || !n_inputs || !output) {
-        fprintf(stderr, "usage: qbench run MODEL --input X.npy|IMAGE [--input ...] --output Y.npy\n"
-                        "                  [--save-input X.npy] [--threads N] [--shape NAME=D,D,...]\n"
-                        "  Images are letterboxed as Ultralytics does; several --input fill the batch slots\n"
-                        "  in order (the last one repeats). With several model outputs, Y.<name>.npy each.\n");
-        return QB_EXIT_USAGE;
+        fputs(usage, stderr);
+        goto usage;
     }
     if (!(g = qb_cli_load(model, &mo, &st)))
-        return qb_cli_exit_code(st);
-    if ((st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads}, &e, &err)) != QB_OK)
+        goto out_quiet;
+    if ((st = qb_cli_plan_resolve(g, &plan, stderr, false, &prec)) != QB_OK) {
+        st = qb_errorf(&err, st, "the plan does not fit %s (see above)", model);
+        goto out;
+    }
+    if ((st = qb_cli_plan_amax(g, model, calib, prec, &amax, &err)) != QB_OK ||
+        (st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads, .prec = prec,
+                                                     .amax = amax},
+                          &e, &err)) != QB_OK)
         goto out;
 
     if (g->n_inputs == 1) {
@@ -169,7 +200,16 @@ int qb_cmd_run(int argc, char **argv)
 out:
     if (st != QB_OK)
         fprintf(stderr, "qbench: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
+out_quiet:
     qb_exec_free(e);
     qb_graph_free(g);
+    free(prec);
+    free(amax);
+    qb_plan_spec_free(&plan);
+    qb_cli_preset_free(&preset);
     return qb_cli_exit_code(st);
+usage:
+    qb_plan_spec_free(&plan);
+    qb_cli_preset_free(&preset);
+    return QB_EXIT_USAGE;
 }

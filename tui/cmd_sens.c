@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_plan.h"
+#include "cli_preset.h"
 #include "cli_source.h"
 #include "core/calib.h"
 #include "sensitivity/search.h"
@@ -19,14 +20,18 @@ static const char search_usage[] =
     "usage: qbench search MODEL (--data D.yaml [--split S] | --pack P) (--calib C.json | --calib-images DIR\n"
     "                     [--calib-method M] [--allow-overlap]) --budget POINTS\n"
     "                     [--budget-metric map50-95|map50] [--op-set SET] [--images-max N] [--max-returns N]\n"
-    "                     [--out-plan P.json] [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n";
+    "                     [--out-plan P.json] [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n"
+    "       qbench search --preset S [MODEL] --budget POINTS [options above]\n" QB_CLI_PRESET_USAGE
+    "              (search: the model, the images (with --images-max), --calib and --op-set)\n";
 
 static const char usage[] =
     "usage: qbench sens MODEL (--data D.yaml [--split S] | --images DIR | --pack P)\n"
     "                   (--calib C.json | --calib-images DIR [--calib-method M] [--allow-overlap])\n"
     "                   [--mode int8-alone|fp16-alone|local] [--metric sqnr|map|fidelity]\n"
     "                   [--by node|op|module|module-op] [--op-set SET] [--images-max N] [--top N]\n"
-    "                   [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n";
+    "                   [--no-reuse] [--no-cache] [--threads N] [--json OUT] [--quiet]\n"
+    "       qbench sens --preset S [MODEL] [options above]\n" QB_CLI_PRESET_USAGE
+    "              (sens: the model, the images (with --images-max), --calib and --op-set)\n";
 
 struct sens_opts {
     const char *model, *calib, *json, *op_set;
@@ -41,6 +46,7 @@ struct sens_opts {
     bool budget_given, budget_map50;
     const char *out_plan;
     int max_returns;
+    struct qb_cli_preset preset;
 };
 
 static atomic_int cancel_flag;
@@ -64,7 +70,9 @@ static int parse_args(int argc, char **argv, struct sens_opts *o, struct qb_cli_
             return -1;
         if (r > 0)
             continue;
-        if ((r = qb_cli_source_opt(argc, argv, &i, &o->src)) < 0)
+        if ((r = qb_cli_source_opt(argc, argv, &i, &o->src)) == 0)
+            r = qb_cli_preset_opt(argc, argv, &i, &o->preset);
+        if (r < 0)
             return -1;
         if (r > 0)
             continue;
@@ -151,6 +159,15 @@ static int parse_args(int argc, char **argv, struct sens_opts *o, struct qb_cli_
             fprintf(stderr, "qbench %s: unexpected argument '%s'\n%s", cmd, a, use);
             return -1;
         }
+    }
+    if (qb_cli_preset_load(&o->preset, cmd, &o->model) != QB_OK)
+        return -1;
+    if (qb_cli_preset_get(&o->preset)) {
+        const struct qb_preset *p = qb_cli_preset_get(&o->preset);
+        qb_cli_preset_source(&o->preset, &o->src);
+        if (!o->calib_images)
+            qb_cli_preset_str(&o->calib, p->calib.table);
+        qb_cli_preset_str(&o->op_set, p->plan.op_set);
     }
     if (!o->model || qb_cli_source_check(&o->src) < 0) {
         fprintf(stderr, "%s", use);
@@ -434,6 +451,7 @@ int qb_cmd_sens(int argc, char **argv)
     qb_plan_spec_init(&w.spec, QB_PREC_INT8);
     if (parse_args(argc, argv, &o, &mo, false) != 0) {
         work_close(&w);
+        qb_cli_preset_free(&o.preset);
         return QB_EXIT_USAGE;
     }
     if ((st = work_open(&w, &o, &mo, &err)) != QB_OK || (st = qb_sens_new(w.g, w.int8, &o.s, &s, &err)) != QB_OK)
@@ -463,6 +481,7 @@ out:
         fprintf(stderr, "qbench sens: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
     qb_sens_free(s);
     work_close(&w);
+    qb_cli_preset_free(&o.preset);
     return qb_cli_exit_code(st);
 }
 
@@ -569,6 +588,7 @@ int qb_cmd_search(int argc, char **argv)
     qb_plan_spec_init(&w.spec, QB_PREC_INT8);
     if (parse_args(argc, argv, &o, &mo, true) != 0) {
         work_close(&w);
+        qb_cli_preset_free(&o.preset);
         return QB_EXIT_USAGE;
     }
     o.s = (struct qb_sens_opts){.mode = QB_SENS_INT8_ALONE, .metric = QB_SENS_MAP, .unit = QB_SENS_NODE};
@@ -607,5 +627,6 @@ out:
     qb_search_free(r);
     qb_sens_free(s);
     work_close(&w);
+    qb_cli_preset_free(&o.preset);
     return qb_cli_exit_code(st);
 }
