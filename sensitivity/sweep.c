@@ -588,7 +588,7 @@ enum qb_status qb_sweep_eval(struct qb_sweep *w, struct qb_sweep_item *items, in
     if (!order)
         return qb_errorf(err, QB_ERR_NOMEM, "out of memory");
     s->t0 = now();
-    s->p = (struct qb_sweep_progress){.total = n, .n_batches = o->set->n_batches};
+    s->p = (struct qb_sweep_progress){.total = n, .n_batches = o->set->n_batches, .items = items};
     s->work_done = 0;
     for (int i = 0; i < n; i++) {
         memset(&items[i].r, 0, sizeof(items[i].r));

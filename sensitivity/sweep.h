@@ -58,6 +58,9 @@ struct qb_sweep_progress {
     int item;                    /* the plan running (index into items), -1 for the reference */
     int batch, n_batches;        /* within it */
     double elapsed, eta;         /* seconds; eta < 0: unknown yet */
+    /* The items being evaluated: items[i].r.done once plan i is finished (or read from
+     * the cache), so a callback can show results as they arrive. */
+    const struct qb_sweep_item *items;
 };
 
 struct qb_sweep_opts {

@@ -7,7 +7,7 @@ src=${QB_SOURCE_DIR:?}
 model=$src/tests/data/yolo12n-tiny-b2-320.onnx
 . "$(dirname "$0")/lib.sh"
 
-check "no arguments is a usage error" expect_exit 2 "usage" "$qb"
+check "no arguments without a terminal: the workbench says it needs one" expect_exit 2 "needs a terminal" "$qb" </dev/null
 check "unknown command" expect_exit 2 "unknown command 'frobnicate'" "$qb" frobnicate
 check "missing model names the file" expect_exit 2 "$tmp/nope.onnx" "$qb" info "$tmp/nope.onnx"
 check "info needs a model" expect_exit 2 "usage" "$qb" info

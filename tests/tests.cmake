@@ -14,3 +14,6 @@ set_tests_properties(sens PROPERTIES TIMEOUT 600 ENVIRONMENT
                      "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
 add_test(NAME export COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/export_test.sh)
 set_tests_properties(export PROPERTIES ENVIRONMENT "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
+add_test(NAME tui COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tui_test.sh)
+set_tests_properties(tui PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")

@@ -55,5 +55,6 @@ int qb_cmd_pack(int argc, char **argv);
 int qb_cmd_sens(int argc, char **argv);
 int qb_cmd_search(int argc, char **argv);
 int qb_cmd_export(int argc, char **argv);
+int qb_cmd_tui(int argc, char **argv);
 
 #endif
