@@ -106,7 +106,10 @@ void tui_draw_top(const struct app *a)
         row(a, 5, stale ? "plan*" : "plan", &b->r, b->latency_ms, b->cost, vs16, vsp, ROLE_CURRENT);
     } else {
         row(a, 5, "plan", NULL, NAN, NAN, NAN, NAN, ROLE_CURRENT);
-        if (a->opened)
-            mvaddstr(5, 12, "(not built yet: r rebuilds and evaluates)");
+        if (a->opened) {
+            move(5, 12);
+            clrtoeol();
+            addstr("(not built yet: r rebuilds and evaluates)");
+        }
     }
 }
