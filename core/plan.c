@@ -9,6 +9,7 @@
 
 #include "op.h"
 #include "plan.h"
+#include "plan_internal.h"
 
 static const char *const rule_names[QB_PLAN_RULE_COUNT] = {
     [QB_PLAN_FP16_OP] = "fp16-op",
@@ -242,6 +243,9 @@ static enum qb_status check_rule(const struct qb_plan_spec *s, enum qb_plan_rule
     }
     if (is_regex(pattern)) {
         regex_t re;
+        char why[128];
+        if (qb_plan_regex_problem(pattern + RE_PREFIX_LEN, why, sizeof(why)))
+            return qb_errorf(err, QB_ERR_USAGE, "%s: regular expression too costly to compile (%s)", what, why);
         int rc = regcomp(&re, pattern + RE_PREFIX_LEN, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
             char msg[128];

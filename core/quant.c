@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
+#include <cpuid.h>
 #include <immintrin.h>
 #else
 #define HAVE_X86 0
@@ -197,8 +198,9 @@ static atomic_int fp16_force_generic;
 static int use_f16c(void)
 {
 #if HAVE_X86
+    unsigned a, b, c, d; /* F16C from CPUID leaf 1 (ECX bit 29): clang 14 has no "f16c" for __builtin_cpu_supports */
     return !atomic_load_explicit(&fp16_force_generic, memory_order_relaxed) && __builtin_cpu_supports("avx") &&
-           __builtin_cpu_supports("f16c");
+           __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 #else
     return 0;
 #endif
