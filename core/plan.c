@@ -620,3 +620,20 @@ const char *qb_plan_note(const struct qb_plan_spec *s)
            "GlobalAveragePool, MaxPool and Mul node the plan does not exclude, while ModelOpt decides per "
            "graph pattern which of them to quantize; exclude those it leaves in FP16 to match its engine";
 }
+
+enum qb_status qb_plan_spec_from_prec(const struct qb_graph *g, const char *op_set, const enum qb_prec *dflt,
+                                      const enum qb_prec *prec, struct qb_plan_spec *s, struct qb_error *err)
+{
+    enum qb_status st = QB_OK;
+    qb_plan_spec_init(s, QB_PREC_INT8);
+    s->base_given = true;
+    if (op_set)
+        st = qb_plan_spec_set_op_set(s, op_set, NULL, err);
+    for (int k = 0; k < g->n_nodes && st == QB_OK; k++) {
+        bool int8 = prec[k] == QB_PREC_INT8;
+        if (g->nodes[k].folded || int8 == (dflt[k] == QB_PREC_INT8))
+            continue;
+        st = qb_plan_spec_add(s, int8 ? QB_PLAN_INT8_NODE : QB_PLAN_FP16_NODE, g->nodes[k].name, NULL, err);
+    }
+    return st;
+}

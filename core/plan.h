@@ -124,6 +124,13 @@ enum qb_status qb_plan_resolve(const struct qb_plan_spec *s, const struct qb_gra
  * written; key caches by (model sha256, plan hash). */
 void qb_plan_hash(const struct qb_graph *g, const enum qb_prec *prec, char hex[65]);
 
+/* The spec that resolves to prec (the reverse of qb_plan_resolve): default INT8 with
+ * op_set (NULL = core), whose resolution is dflt, plus fp16-node for each node dflt
+ * runs INT8 and prec does not, and int8-node for the reverse, by exact name. s is
+ * initialised here (free it even on failure). Presets, exports and --out-plan use it. */
+enum qb_status qb_plan_spec_from_prec(const struct qb_graph *g, const char *op_set, const enum qb_prec *dflt,
+                                      const enum qb_prec *prec, struct qb_plan_spec *s, struct qb_error *err);
+
 /* Printing -------------------------------------------------------------------- */
 
 /* One line: "plan 3f2a9c0d1b2e: 86 INT8 (Conv 84, MatMul 2), 233 FP16 (kept by

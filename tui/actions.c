@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "actions.h"
@@ -242,6 +243,11 @@ out:
 static void *worker_main(void *arg)
 {
     struct app *a = arg;
+    /* Below the screen thread, so a key is answered at once even with every core busy.
+     * On Linux the nice value is per thread, and the executors' pool threads, made on
+     * this thread, inherit it. */
+    if (setpriority(PRIO_PROCESS, 0, 5) != 0)
+        tui_logf(a, "note: the worker runs at normal priority");
     work_run(&a->w, a->job);
     return NULL;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cli_plan.h"
 #include "core/calib.h"
 
@@ -217,4 +218,20 @@ enum qb_status qb_cli_plan_amax(const struct qb_graph *g, const char *model, con
         *amax = NULL;
     }
     return st;
+}
+
+enum qb_status qb_cli_plan_exec(const struct qb_graph *g, const char *model, const struct qb_plan_spec *plan,
+                                const char *calib, const struct qb_cli_model_opts *mo, FILE *f, enum qb_prec **prec,
+                                float **amax, struct qb_executor **e, struct qb_error *err)
+{
+    enum qb_status st;
+    *amax = NULL;
+    *e = NULL;
+    if ((st = qb_cli_plan_resolve(g, plan, f, false, prec)) != QB_OK)
+        return qb_errorf(err, st, "the plan does not fit %s (see above)", model);
+    if ((st = qb_cli_plan_amax(g, model, calib, *prec, amax, err)) != QB_OK)
+        return st;
+    return qb_exec_new(g, &(struct qb_exec_opts){.device = mo->device, .n_threads = mo->threads, .prec = *prec,
+                                                 .amax = *amax},
+                       e, err);
 }

@@ -61,4 +61,12 @@ void qb_cli_plan_print(FILE *f, const struct qb_plan_spec *s, const struct qb_gr
 enum qb_status qb_cli_plan_amax(const struct qb_graph *g, const char *model, const char *calib,
                                 const enum qb_prec *prec, float **amax, struct qb_error *err);
 
+/* What run and bench share: resolves the plan (summary to f), reads the calibration
+ * its INT8 nodes need and builds an executor on mo's device and threads. Frees
+ * nothing on failure: the caller frees *prec, *amax and *e (NULL or set) either way. */
+struct qb_cli_model_opts;
+enum qb_status qb_cli_plan_exec(const struct qb_graph *g, const char *model, const struct qb_plan_spec *plan,
+                                const char *calib, const struct qb_cli_model_opts *mo, FILE *f, enum qb_prec **prec,
+                                float **amax, struct qb_executor **e, struct qb_error *err);
+
 #endif

@@ -79,14 +79,7 @@ int qb_cmd_bench(int argc, char **argv)
     }
     if (!(g = qb_cli_load(model, &mo, &st)))
         goto out_quiet;
-    if ((st = qb_cli_plan_resolve(g, &plan, stdout, false, &prec)) != QB_OK) {
-        st = qb_errorf(&err, st, "the plan does not fit %s (see above)", model);
-        goto out;
-    }
-    if ((st = qb_cli_plan_amax(g, model, calib, prec, &amax, &err)) != QB_OK ||
-        (st = qb_exec_new(g, &(struct qb_exec_opts){.device = mo.device, .n_threads = mo.threads, .prec = prec,
-                                                     .amax = amax},
-                          &e, &err)) != QB_OK)
+    if ((st = qb_cli_plan_exec(g, model, &plan, calib, &mo, stdout, &prec, &amax, &e, &err)) != QB_OK)
         goto out;
     if (!(ms = calloc((size_t)runs, sizeof(double)))) {
         st = qb_errorf(&err, QB_ERR_NOMEM, "out of memory");

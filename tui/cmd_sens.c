@@ -521,15 +521,8 @@ static enum qb_status save_plan(const struct qb_search *r, const struct qb_sens 
 {
     struct qb_plan_spec spec;
     const struct qb_search_plan *c = &r->plans[r->chosen];
-    enum qb_status st = QB_OK;
+    enum qb_status st = qb_plan_spec_from_prec(s->g, o->op_set, s->int8, c->prec, &spec, err);
 
-    qb_plan_spec_init(&spec, QB_PREC_INT8);
-    spec.base_given = true;
-    if (o->op_set)
-        st = qb_plan_spec_set_op_set(&spec, o->op_set, "--op-set", err);
-    for (int k = 0; k < s->g->n_nodes && st == QB_OK; k++)
-        if (s->int8[k] == QB_PREC_INT8 && c->prec[k] != QB_PREC_INT8)
-            st = qb_plan_spec_add(&spec, QB_PLAN_FP16_NODE, s->g->nodes[k].name, "search", err);
     if (st == QB_OK)
         st = qb_plan_save(o->out_plan, QB_PLAN_FORMAT_JSON, &spec, s->g, c->prec, err);
     if (st == QB_OK)

@@ -281,16 +281,5 @@ void work_close(struct work *w)
 enum qb_status work_plan_spec(const struct work *w, const enum qb_prec *prec, struct qb_plan_spec *s,
                               struct qb_error *err)
 {
-    enum qb_status st = QB_OK;
-    qb_plan_spec_init(s, QB_PREC_INT8);
-    s->base_given = true;
-    if (w->op_set)
-        st = qb_plan_spec_set_op_set(s, w->op_set, NULL, err);
-    for (int k = 0; k < w->g->n_nodes && st == QB_OK; k++) {
-        if (w->g->nodes[k].folded || prec[k] == w->int8[k])
-            continue;
-        st = qb_plan_spec_add(s, prec[k] == QB_PREC_INT8 ? QB_PLAN_INT8_NODE : QB_PLAN_FP16_NODE,
-                              w->g->nodes[k].name, NULL, err);
-    }
-    return st;
+    return qb_plan_spec_from_prec(w->g, w->op_set, w->int8, prec, s, err);
 }
