@@ -42,6 +42,15 @@ no_colour() { ! T capture-pane -e -p -t "$S" | grep -Pq '\e\[[0-9;]*(?<![0-9])(3
 is_delta() { [[ "$1" =~ ^[-+][0-9]\.[0-9]{4}$ ]]; }
 # the plan row's "vs FP16" delta (the second-to-last number) and the log's build count
 plan_vs_fp16() { screen | grep -E '^ plan\*? ' | cut -c57-66 | tr -d ' '; }
+# mouse BUTTON COL ROW (1-based): an X10 mouse report, as a terminal sends it
+mouse() { keys -l $'\e[M'"$(printf "\\x$(printf %x $((32 + $1)))\\x$(printf %x $((32 + $2)))\\x$(printf %x $((32 + $3)))")"; }
+click() { mouse 0 "$1" "$2"; mouse 3 "$1" "$2"; }
+selected_line() { screen | grep -nE '^ *>[0-9]+ ' | cut -d: -f1; }
+wait_selected() { # LINE: the selection is on that screen line within 5 s (a click is
+    local i          # reported once the double-click interval has passed)
+    for i in $(seq 1 100); do [ "$(selected_line)" = "$1" ] && return 0; sleep 0.05; done
+    echo "  the selection is on line $(selected_line), not $1"; return 1
+}
 start() { # COLS ROWS ARGS...: the workbench in a fresh tmux server
     local cols=$1 rows=$2; shift 2
     T kill-server 2>/dev/null
@@ -90,6 +99,18 @@ check "sort: by name" wait_for 'sorted by name' 5
 check "sort: rows in name order" sorted_by_name
 keys '<'
 check "sort: back by index" wait_for 'sorted by #' 5
+
+# mouse: a click selects, a double-click toggles, the wheel scrolls
+conv_line=$(screen | grep -nE '^ *[0-9]+ .* (Conv|MatMul|Sigmoid|Mul|Add) +[0-9x]+ +(int8|fp16)' | head -1 | cut -d: -f1)
+conv_line=${conv_line:-9}
+click 20 "$conv_line"
+check "mouse: a click selects the row under it (line $conv_line)" wait_selected "$conv_line"
+click 20 "$conv_line"; click 20 "$conv_line"
+check "mouse: a double-click toggles" wait_for ' -> (fp16|int8) \(r rebuilds\)' 5
+keys u
+sel=$(screen | grep -E '^ *>[0-9]+ ' | awk '{print substr($1, 2)}')
+mouse 65 20 "$conv_line"
+check "mouse: the wheel moves the selection down" wait_for "^ *>$((sel + 3)) " 5
 
 # 4. preset: save, change, reload, save again byte-identical
 keys p C-u
@@ -173,11 +194,15 @@ echo "  median $(echo "$sorted" | sed -n 5p) ms, max $(echo "$sorted" | tail -1)
 keys Escape
 check "sens: Esc cancels" wait_for 'sensitivity cancelled' 60
 
-# 8. quit: asks to save unsaved changes; the terminal is restored
+# 8. quit: asks to save unsaved changes (Ctrl-C too); the terminal is restored
 keys /
 keys -l 'dfl/conv'
 keys Enter Space
 check "a change to lose" wait_for ' -> (fp16|int8) \(r rebuilds\)' 5
+keys C-c
+check "Ctrl-C: asks to save unsaved changes" wait_for 'unsaved changes: save to' 5
+keys Escape
+check "Esc: stays" wait_for '^\?Help' 5
 keys q
 check "quit: asks to save unsaved changes" wait_for 'unsaved changes: save to' 5
 keys n
@@ -185,7 +210,23 @@ for i in $(seq 1 100); do [ -f "$tmp/rc" ] && break; sleep 0.1; done
 check "quit: exit status 0" exit_was 0
 check "quit: terminal restored (echo, icanon)" restored
 
-# 9. no arguments: the bundled demo; NO_COLOR; SIGTERM restores the terminal
+# 9. --preset at start: the saved session comes back (plan and history)
+rm -f "$tmp/rc"
+start 100 30 "$bin" tui --preset "$tmp/s1.json" --threads 2
+check "tui --preset: the model from the preset" wait_for 'yolo12n-cones\.onnx.*136 quantizable' 60
+check "tui --preset: its two builds" wait_for 'history: mAP50-95 vs cost \(2 builds\)' 120
+keys /
+keys -l 'dfl/conv'
+keys Enter
+check "tui --preset: its plan (the DFL conv in FP16)" wait_for 'dfl/conv/Conv +Conv +[0-9x]+ +fp16' 10
+keys q
+for i in $(seq 1 100); do [ -f "$tmp/rc" ] && break; sleep 0.1; done
+check "tui --preset: quits" exit_was 0
+printf '{"format": "qbench-preset", "version": 1, "model": {"path": "%s", "sha256": "%064d"}}\n' \
+    "$src/assets/yolo12n-cones.onnx" 0 > "$tmp/other.json"
+check "tui --preset for another model: exit 2 naming it" expect_exit 2 "another model" "$bin" tui --preset "$tmp/other.json"
+
+# 10. no arguments: the bundled demo; NO_COLOR; SIGTERM restores the terminal
 if [ -f "$(dirname "$bin")/demo/data.yaml" ]; then
     rm -f "$tmp/rc"
     start 80 24 NO_COLOR=1 "$bin"

@@ -510,12 +510,12 @@ int qb_cmd_tui(int argc, char **argv)
         rc = QB_EXIT_USAGE;
         goto out;
     }
-    if (!isatty(0) || !isatty(1)) {
-        fprintf(stderr, "qbench tui: needs a terminal (the headless commands are `qbench help`)\n");
+    if (a->preset_path && tui_preset_start(a, max_given) != QB_OK) {
         rc = QB_EXIT_USAGE;
         goto out;
     }
-    if (a->preset_path && tui_preset_start(a, max_given) != QB_OK) {
+    if (!isatty(0) || !isatty(1)) {
+        fprintf(stderr, "qbench tui: needs a terminal (the headless commands are `qbench help`)\n");
         rc = QB_EXIT_USAGE;
         goto out;
     }

@@ -247,11 +247,15 @@ enum qb_status tui_preset_start(struct app *a, bool max_given)
     a->loaded = p;
     if ((st = qb_preset_load(a->preset_path, p, &err)) != QB_OK)
         goto out;
-    if (a->w.model && ((st = qb_calib_file_sha256(a->w.model, sha, &err)) != QB_OK ||
-                       (st = qb_preset_check_model(p, sha, &err)) != QB_OK))
-        goto out;
     if (!a->w.model)
         a->w.model = p->model;
+    if (!a->w.model) {
+        st = qb_errorf(&err, QB_ERR_USAGE, "%s names no model: give --model M", a->preset_path);
+        goto out;
+    }
+    if ((st = qb_calib_file_sha256(a->w.model, sha, &err)) != QB_OK ||
+        (st = qb_preset_check_model(p, sha, &err)) != QB_OK)
+        goto out;
     if (!s->data && !s->images && !s->pack) {
         s->data = p->source.data;
         s->split = p->source.split;
