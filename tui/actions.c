@@ -425,7 +425,7 @@ static void finished(struct app *a, struct work_job *j)
             opened(a, j);
         return;
     }
-    if (j->baselines && !isnan(j->fp16.map50_95 + 0) && j->fp16.done) {
+    if (j->baselines && j->fp16.done) {
         a->fp32 = j->fp32;
         a->fp16 = j->fp16;
         a->base_images = (int)j->fp16.images;

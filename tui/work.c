@@ -254,7 +254,7 @@ void work_run(struct work *w, struct work_job *j)
             set_what(w, "search: ranking the nodes");
             st = job_sens(w, j, &j->err); /* fills the table's sens column too */
         }
-        if (st == QB_OK) {
+        if (st == QB_OK && (st = sweep_for(w, j->images, &j->err)) == QB_OK) { /* the ranking's images */
             set_what(w, "search: budget %.2f points of mAP50-95", j->budget);
             st = qb_search_run(j->sens, &w->sw, &(struct qb_search_opts){.budget = j->budget, .max_returns = 8},
                                &j->search, &j->err);
