@@ -90,6 +90,22 @@ keys u
 check "undo: the node is back to INT8" wait_for 'undone: 1 nodes changed back' 5
 keys U
 check "redo" wait_for 'redone: 1 nodes changed back' 5
+keys t
+check "t: every Conv at once" wait_for 'Conv: [0-9]+ nodes -> (fp16|int8) \(r rebuilds\)' 5
+keys u m
+check "m: the whole module /model.21/" wait_for '/model\.21/: [0-9]+ nodes -> (fp16|int8)' 5
+keys u
+keys n C-u
+keys -l 2
+keys Enter
+check "n: rebuilds evaluate 2 images" wait_for 'rebuilds evaluate 2 images' 5
+keys n C-u Enter
+check "n: empty is all" wait_for 'rebuilds evaluate 4 images' 5
+keys '?'
+check "?: the help lists every key" wait_for 'qbench help' 5
+check "?: ... including the exports" has 'export: modelopt, trtexec, json or txt'
+keys x
+check "any key closes the help" wait_for '^\?Help' 5
 keys Escape
 check "filter cleared with Esc" wait_for 'filter cleared' 5
 
