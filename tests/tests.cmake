@@ -17,3 +17,11 @@ set_tests_properties(export PROPERTIES ENVIRONMENT "QB_SOURCE_DIR=${CMAKE_SOURCE
 add_test(NAME tui COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tui_test.sh)
 set_tests_properties(tui PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77 ENVIRONMENT
                      "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>;QB_DEMO_DIR=${CMAKE_BINARY_DIR}/demo")
+add_test(NAME preset_cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/preset_cli_test.sh)
+set_tests_properties(preset_cli PROPERTIES TIMEOUT 300 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_BINARY=$<TARGET_FILE:qbench>")
+
+# Presets survive SIGKILL at any moment of a save (test_preset --save-loop).
+add_test(NAME preset_kill COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/preset_kill_test.sh)
+set_tests_properties(preset_kill PROPERTIES TIMEOUT 300 ENVIRONMENT
+                     "QB_SOURCE_DIR=${CMAKE_SOURCE_DIR};QB_TEST_PRESET=$<TARGET_FILE:test_preset>")
