@@ -104,6 +104,7 @@ check "n: empty is all" wait_for 'rebuilds evaluate 4 images' 5
 keys '?'
 check "?: the help lists every key" wait_for 'qbench help' 5
 check "?: ... including the exports" has 'export: modelopt, trtexec, json or txt'
+check "?: ... and the group toggles" has 't / m +toggle its op type / its module'
 keys x
 check "any key closes the help" wait_for '^\?Help' 5
 keys Escape
@@ -185,6 +186,10 @@ check "80x24: key bar on the last line" wait_for '^\?Help SpcToggle' 5
 check "80x24: the header fits" has '^ qbench  yolo12n-cones\.onnx'
 check "80x24: no line wider than 80" max_width 80
 check "80x24: the summary rows" has '^ plan '
+keys '?'
+check "80x24: the whole help fits" wait_for 'Press any key to close this help' 5
+check "80x24: ... its first key line too" has 'Up Down j k PgUp PgDn g G  move'
+keys x
 T resize-window -t "$S" -x 60 -y 20
 check "too small: says so" wait_for 'needs at least 80x24' 5
 T resize-window -t "$S" -x 100 -y 30

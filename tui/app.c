@@ -123,8 +123,6 @@ static void prompt(struct app *a, enum tui_prompt p, const char *title, const ch
     curs_set(1);
 }
 
-static char saved_filter[256];
-
 static void set_filter(struct app *a, const char *f)
 {
     if (a->re_ok)
@@ -136,7 +134,7 @@ static void set_filter(struct app *a, const char *f)
 
 static void act_filter(struct app *a)
 {
-    snprintf(saved_filter, sizeof(saved_filter), "%s", a->filter);
+    snprintf(a->saved_filter, sizeof(a->saved_filter), "%s", a->filter);
     prompt(a, PROMPT_FILTER, "filter (regex or text over name and op; Enter keeps, Esc restores): ", a->filter);
 }
 
@@ -217,7 +215,7 @@ static void prompt_done(struct app *a, bool ok)
     switch (p) {
     case PROMPT_FILTER:
         if (!ok)
-            set_filter(a, saved_filter);
+            set_filter(a, a->saved_filter);
         else
             tui_status(a, false, "%d of %d nodes match '%s'%s", a->n_rows, a->w.g->n_order, a->filter,
                        a->filter[0] && !a->re_ok ? " (as text: not a valid regex)" : "");

@@ -106,7 +106,7 @@ struct app {
     int sel, top;                /* selected row, first row shown */
     enum tui_col sort;
     bool sort_desc;
-    char filter[256];
+    char filter[256], saved_filter[256]; /* saved: restored when the filter prompt is cancelled */
     regex_t re;
     bool re_ok;
     /* the worker */
