@@ -247,6 +247,18 @@ printf '{"format": "qbench-preset", "version": 1, "model": {"path": "%s", "sha25
     "$src/assets/yolo12n-cones.onnx" 0 > "$tmp/other.json"
 check "tui --preset for another model: exit 2 naming it" expect_exit 2 "another model" "$bin" tui --preset "$tmp/other.json"
 
+# a broken model: the reason in the log pane, keys refused with a message, q exits 1
+echo junk > "$tmp/bad.onnx"
+rm -f "$tmp/rc"
+start 100 30 "$bin" tui --model "$tmp/bad.onnx" --data "$demo/data.yaml" --images-max 4 "2>$tmp/bad.err"
+check "broken model: the log says why" wait_for 'error: .*bad\.onnx' 30
+keys r
+check "broken model: keys say it did not open" wait_for 'the model did not open \(the log says why\); q quits' 5
+keys q
+for i in $(seq 1 100); do [ -f "$tmp/rc" ] && break; sleep 0.1; done
+check "broken model: exit 1" exit_was 1
+check "broken model: the reason on stderr after the screen closes" grep -q 'not an ONNX model' "$tmp/bad.err"
+
 # 10. no arguments: the bundled demo; NO_COLOR; SIGTERM restores the terminal
 if [ -f "$(dirname "$bin")/demo/data.yaml" ]; then
     rm -f "$tmp/rc"

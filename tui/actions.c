@@ -423,6 +423,8 @@ static void finished(struct app *a, struct work_job *j)
     if (j->kind == WORK_OPEN) {
         if (j->st == QB_OK)
             opened(a, j);
+        else
+            snprintf(a->open_err, sizeof(a->open_err), "%s", j->err.msg[0] ? j->err.msg : qb_status_str(j->st));
         return;
     }
     if (j->baselines && j->fp16.done) {

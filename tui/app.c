@@ -380,7 +380,8 @@ static void key(struct app *a, int ch)
         bool needs_model = keys[ch] != act_quit && keys[ch] != act_help && keys[ch] != act_escape &&
                            keys[ch] != act_redraw;
         if (needs_model && !a->opened)
-            tui_status(a, true, "still opening the model (Esc cancels, q quits)");
+            tui_status(a, true, a->running ? "still opening the model (Esc cancels, q quits)"
+                                           : "the model did not open (the log says why); q quits");
         else
             keys[ch](a);
     }
@@ -550,6 +551,13 @@ int qb_cmd_tui(int argc, char **argv)
     tui_screen_stop();
     if (!a->quit && a->dirty)
         tui_recover(a);
+    if (!a->opened) {
+        int from = a->n_log > 6 ? a->n_log - 6 : 0; /* what the log pane said about it */
+        for (int i = from; i < a->n_log; i++)
+            fprintf(stderr, "  %s\n", a->log[(a->log_head + i) % TUI_LOG_LINES]);
+        fprintf(stderr, "qbench tui: %s did not open%s%s\n", a->w.model, a->open_err[0] ? ": " : "", a->open_err);
+        rc = QB_EXIT_FAIL;
+    }
 out:
     app_free(a);
     free(a);

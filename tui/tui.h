@@ -81,6 +81,7 @@ struct build {
 struct app {
     struct work w;
     bool opened;                 /* WORK_OPEN finished */
+    char open_err[1024];         /* why it did not, for the message after the screen closes */
     const char *preset_path;     /* --preset, or where `p` last saved */
     char preset_buf[4096];
     struct qb_preset *loaded;    /* the --preset given at start, applied once opened (owned) */
