@@ -15,7 +15,7 @@ if ! command -v tmux >/dev/null || [ ! -f "$demo/data.yaml" ]; then
 fi
 sock="qbtui$$"
 T() { tmux -L "$sock" "$@"; }
-trap 'T kill-server 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'T kill-server 2>/dev/null; rm -rf "$tmp" "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/qbtui$$"*' EXIT
 S=qb
 screen() { T capture-pane -p -t "$S"; }
 keys() { T send-keys -t "$S" "$@"; }
@@ -51,9 +51,12 @@ wait_selected() { # LINE: the selection is on that screen line within 5 s (a cli
     for i in $(seq 1 100); do [ "$(selected_line)" = "$1" ] && return 0; sleep 0.05; done
     echo "  the selection is on line $(selected_line), not $1"; return 1
 }
-start() { # COLS ROWS ARGS...: the workbench in a fresh tmux server
-    local cols=$1 rows=$2; shift 2
+starts=0
+start() { # COLS ROWS ARGS...: the workbench in a fresh tmux server (a new socket each
+    local cols=$1 rows=$2; shift 2 # time: a server being killed cannot take it down)
     T kill-server 2>/dev/null
+    starts=$((starts + 1))
+    sock="qbtui$$-$starts"
     T new-session -d -s "$S" -x "$cols" -y "$rows" \
         "cd '$tmp' && env QB_CACHE_DIR='$tmp/cache' $* ; echo \$? > '$tmp/rc'; stty -a > '$tmp/stty'; sleep 600"
 }
