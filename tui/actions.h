@@ -34,9 +34,10 @@ size_t tui_prec_bytes(const struct app *a);
  * image count). Errors go to the status line; nothing changes on error. */
 enum qb_status tui_preset_apply(struct app *a, const struct qb_preset *p, bool at_start);
 
-/* --preset at start: model, data, calibration, op-set, plan and history where the
- * command line gave none. Errors are printed (the screen is not up yet). */
-enum qb_status tui_preset_start(struct app *a, bool max_given);
+/* --preset at start (tui/cli_preset.h, as every command): model (sha256 checked),
+ * data, calibration and op-set where the command line gave none; its plan and history
+ * are applied once the model is open. Errors are printed (the screen is not up yet). */
+enum qb_status tui_preset_start(struct app *a);
 enum qb_status tui_act_save(struct app *a, const char *path);
 void tui_act_load(struct app *a, const char *path);
 /* The file extension of an export format ("modelopt" -> "sh"), NULL for an unknown one. */

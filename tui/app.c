@@ -509,7 +509,7 @@ int qb_cmd_tui(int argc, char **argv)
         rc = QB_EXIT_USAGE;
         goto out;
     }
-    if (a->preset_path && tui_preset_start(a, max_given) != QB_OK) {
+    if (a->preset_path && tui_preset_start(a) != QB_OK) {
         rc = QB_EXIT_USAGE;
         goto out;
     }

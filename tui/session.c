@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "actions.h"
-#include "core/calib.h"
+#include "cli_preset.h"
 #include "core/fileio.h"
 #include "sessions/export.h"
 
@@ -234,46 +234,24 @@ void tui_act_load(struct app *a, const char *path)
                a->n_builds);
 }
 
-enum qb_status tui_preset_start(struct app *a, bool max_given)
+enum qb_status tui_preset_start(struct app *a)
 {
-    struct qb_error err = {0};
-    struct qb_preset *p = calloc(1, sizeof(*p));
-    struct qb_cli_source *s = &a->w.src_opts;
-    enum qb_status st;
-    char sha[65];
+    struct qb_cli_preset cp = {.path = a->preset_path};
+    enum qb_status st = qb_cli_preset_load(&cp, "tui", &a->w.model); /* prints its errors */
 
-    if (!p)
-        return QB_ERR_NOMEM;
-    a->loaded = p;
-    if ((st = qb_preset_load(a->preset_path, p, &err)) != QB_OK)
-        goto out;
-    if (!a->w.model)
-        a->w.model = p->model;
-    if (!a->w.model) {
-        st = qb_errorf(&err, QB_ERR_USAGE, "%s names no model: give --model M", a->preset_path);
-        goto out;
+    if (st == QB_OK && !(a->loaded = malloc(sizeof(*a->loaded))))
+        st = QB_ERR_NOMEM;
+    if (st != QB_OK) {
+        qb_cli_preset_free(&cp);
+        return st;
     }
-    if ((st = qb_calib_file_sha256(a->w.model, sha, &err)) != QB_OK ||
-        (st = qb_preset_check_model(p, sha, &err)) != QB_OK)
-        goto out;
-    if (!s->data && !s->images && !s->pack) {
-        s->data = p->source.data;
-        s->split = p->source.split;
-        s->images = p->source.images;
-        s->pack = p->source.pack;
-    }
-    if (!max_given)
-        s->max = (size_t)p->source.images_max;
-    if (!a->w.calib)
-        a->w.calib = p->calib.table;
-    if (!a->w.op_set && p->plan.op_set)
-        a->w.op_set = p->plan.op_set;
+    qb_cli_preset_source(&cp, &a->w.src_opts);
+    qb_cli_preset_str(&a->w.calib, cp.p.calib.table);
+    qb_cli_preset_str(&a->w.op_set, cp.p.plan.op_set);
+    *a->loaded = cp.p; /* moved, with the strings the options now point to */
     snprintf(a->preset_buf, sizeof(a->preset_buf), "%s", a->preset_path);
     a->preset_path = a->preset_buf;
-out:
-    if (st != QB_OK)
-        fprintf(stderr, "qbench tui: %s\n", err.msg[0] ? err.msg : qb_status_str(st));
-    return st;
+    return QB_OK;
 }
 
 void tui_recover(struct app *a)
