@@ -28,7 +28,7 @@ void tui_draw_history(const struct app *a, int y, int x, int h, int w)
 {
     int images = a->cur_build >= 0 ? a->builds[a->cur_build].images : a->base_images;
     double lo = INFINITY, hi = -INFINITY, clo = 0.25, chi = 1.0;
-    int n = 0, pw = w - 8, ph = h - 2;
+    int pw = w - 8, ph = h - 2;
 
     attrset(tui_attr(a, ROLE_TITLE));
     mvhline(y, x, ' ', w);
@@ -46,7 +46,6 @@ void tui_draw_history(const struct app *a, int y, int x, int h, int w)
         hi = fmax(hi, b->r.map50_95);
         clo = fmin(clo, b->cost);
         chi = fmax(chi, b->cost);
-        n++;
     }
     if (a->have_base && a->base_images == images) {
         lo = fmin(lo, a->fp16.map50_95);
@@ -91,5 +90,4 @@ void tui_draw_history(const struct app *a, int y, int x, int h, int w)
             mvaddch(y + 1 + py, x + 8 + px, (chtype)ch);
             attroff(tui_attr(a, role));
         }
-    (void)n;
 }
